@@ -1,0 +1,1 @@
+//! patchline-smoke.
