@@ -1,0 +1,82 @@
+//! Secrets: values that must never reach a log, an error or stdout.
+//!
+//! Tokens, private keys and passwords are held in [`Secret`], whose `Debug`
+//! and `Display` print a fixed placeholder, so formatting a config or an
+//! error that carries one cannot leak it. Only [`Secret::expose`] gives the
+//! value, at the one place that must hand it to another program.
+
+use std::fmt;
+
+use serde::{Deserialize, Deserializer};
+
+/// A value that prints as `<redacted>`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wrap a secret value.
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+
+    /// Return the value itself, for handing to the program that needs it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("<redacted>")
+    }
+}
+
+impl<'de> Deserialize<'de> for Secret {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        String::deserialize(deserializer).map(Secret)
+    }
+}
+
+/// Replace the user-information part of a URL (`https://user:token@host/`)
+/// so the URL can be logged.
+pub fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    match rest[..authority_end].rfind('@') {
+        Some(at) => format!("{scheme}://***@{}", &rest[at + 1..]),
+        None => url.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn never_prints_the_value() {
+        let secret: Secret = serde_json::from_str("\"hunter2\"").unwrap();
+        assert_eq!(format!("{secret} {secret:?}"), "<redacted> <redacted>");
+        assert_eq!(secret.expose(), "hunter2");
+    }
+
+    #[test]
+    fn urls_lose_their_credentials() {
+        assert_eq!(
+            redact_url("https://u:tok@git.example/r.git"),
+            "https://***@git.example/r.git"
+        );
+        assert_eq!(
+            redact_url("https://git.example/a@b"),
+            "https://git.example/a@b"
+        );
+        assert_eq!(redact_url("/srv/ledger"), "/srv/ledger");
+    }
+}
