@@ -43,16 +43,22 @@ impl<'de> Deserialize<'de> for Secret {
     }
 }
 
-/// Replace the user-information part of a URL (`https://user:token@host/`)
-/// so the URL can be logged.
+/// Hide the parts of a URL that may carry credentials, so it can be
+/// logged: the user information (`https://user:token@host/`) and the query
+/// string, where signed download URLs keep their signature.
 pub fn redact_url(url: &str) -> String {
-    let Some((scheme, rest)) = url.split_once("://") else {
-        return url.to_string();
+    let (url, had_query) = match url.split_once('?') {
+        Some((base, _)) => (base, true),
+        None => (url, false),
     };
-    let authority_end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+    let query = if had_query { "?***" } else { "" };
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return format!("{url}{query}");
+    };
+    let authority_end = rest.find(['/', '#']).unwrap_or(rest.len());
     match rest[..authority_end].rfind('@') {
-        Some(at) => format!("{scheme}://***@{}", &rest[at + 1..]),
-        None => url.to_string(),
+        Some(at) => format!("{scheme}://***@{}{query}", &rest[at + 1..]),
+        None => format!("{url}{query}"),
     }
 }
 
@@ -78,5 +84,9 @@ mod tests {
             "https://git.example/a@b"
         );
         assert_eq!(redact_url("/srv/ledger"), "/srv/ledger");
+        assert_eq!(
+            redact_url("https://s3.example/f.tgz?X-Amz-Signature=abc"),
+            "https://s3.example/f.tgz?***"
+        );
     }
 }

@@ -1,6 +1,13 @@
+//! `check`: stdin is the request, stdout the versions, oldest first.
+
 use std::ffi::OsString;
 use std::process::ExitCode;
 
+use patchline_resource::{check, read_request, CheckRequest};
+use patchline_transport::Transport;
+
 pub fn run(_args: Vec<OsString>) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("not built yet")
+    let request: CheckRequest = read_request(std::io::stdin().lock())?;
+    let versions = check(&request, &Transport::new())?;
+    super::print_json(&versions)
 }

@@ -1,6 +1,15 @@
+//! `in`: stdin is the request, `$1` the destination folder, stdout the
+//! version fetched and its metadata.
+
 use std::ffi::OsString;
 use std::process::ExitCode;
 
-pub fn run(_args: Vec<OsString>) -> anyhow::Result<ExitCode> {
-    anyhow::bail!("not built yet")
+use patchline_resource::{get, read_request, InRequest};
+use patchline_transport::Transport;
+
+pub fn run(args: Vec<OsString>) -> anyhow::Result<ExitCode> {
+    let dest = super::folder_argument(&args, "destination")?;
+    let request: InRequest = read_request(std::io::stdin().lock())?;
+    let response = get(&request, &dest, &Transport::new())?;
+    super::print_json(&response)
 }

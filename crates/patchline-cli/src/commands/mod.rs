@@ -2,6 +2,8 @@
 //! function and prints the result.
 
 use std::ffi::OsString;
+use std::io::Write;
+use std::path::PathBuf;
 use std::process::ExitCode;
 
 mod apply;
@@ -22,5 +24,29 @@ pub fn run(command: &str, args: Vec<OsString>) -> anyhow::Result<ExitCode> {
         "apply" => apply::run(args),
         "smoke-test" => smoke_test::run(args),
         other => anyhow::bail!("unknown command {other:?}; {USAGE}"),
+    }
+}
+
+/// Print `value` as the one JSON document on stdout.
+fn print_json(value: &impl serde::Serialize) -> anyhow::Result<ExitCode> {
+    let mut stdout = std::io::stdout().lock();
+    serde_json::to_writer(&mut stdout, value)?;
+    writeln!(stdout)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Return the folder Concourse passes as `$1` to `in` and `out`.
+fn folder_argument(args: &[OsString], what: &str) -> anyhow::Result<PathBuf> {
+    match args.get(1) {
+        Some(dir) if !dir.is_empty() => Ok(PathBuf::from(dir)),
+        _ => {
+            let command = std::path::Path::new(&args[0])
+                .file_name()
+                .unwrap_or_default();
+            anyhow::bail!(
+                "$1: missing the {what} argument (usage: {} <{what}>)",
+                command.to_string_lossy()
+            )
+        }
     }
 }

@@ -1,0 +1,187 @@
+//! The index feed: one JSON document listing every release.
+//!
+//! For products that publish no metalink repository, a team (or its
+//! vendor) writes an index like this, at a path, a `file://` URL or an
+//! `http(s)://` URL:
+//!
+//! ```json
+//! {
+//!   "releases": [
+//!     {
+//!       "version": "2.4.7",
+//!       "published": "2026-11-20T10:00:00Z",
+//!       "files": [
+//!         {
+//!           "name": "product-2.4.7.tgz",
+//!           "size": 1048576,
+//!           "hashes": {"sha256": "<64 hex digits>"},
+//!           "urls": ["https://downloads.example.com/product-2.4.7.tgz"]
+//!         }
+//!       ]
+//!     }
+//!   ]
+//! }
+//! ```
+//!
+//! `published`, `size` and `hashes` are optional; hash names are `sha256`,
+//! `sha512`, `sha1` and `md5` (`sha-256` spellings are accepted too, others
+//! ignored). A relative URL is resolved against the index's own location.
+//! Fields the schema does not name are ignored, so publishers can add their
+//! own.
+
+use std::collections::BTreeMap;
+
+use chrono::{DateTime, Utc};
+use patchline_core::{HashAlgorithm, Release, ReleaseFile, Version};
+use patchline_transport::{Location, Transport};
+use serde::Deserialize;
+
+use crate::{FeedError, Listing, Skipped};
+
+/// The largest index document read; 5,000 versions of 20 files fit easily.
+const MAX_INDEX_BYTES: u64 = 256 * 1024 * 1024;
+
+#[derive(Deserialize)]
+struct IndexDocument {
+    releases: Vec<IndexRelease>,
+}
+
+#[derive(Deserialize)]
+struct IndexRelease {
+    version: String,
+    #[serde(default)]
+    published: Option<DateTime<Utc>>,
+    #[serde(default)]
+    files: Vec<IndexFile>,
+}
+
+#[derive(Deserialize)]
+struct IndexFile {
+    name: String,
+    #[serde(default)]
+    size: Option<u64>,
+    #[serde(default)]
+    hashes: BTreeMap<String, String>,
+    #[serde(default)]
+    urls: Vec<String>,
+}
+
+/// Read every release of the index at `uri`.
+pub fn list(uri: &str, transport: &Transport) -> Result<Listing, FeedError> {
+    let location = Location::parse(uri)?;
+    let bytes = transport.fetch(&location, MAX_INDEX_BYTES)?;
+    parse(&bytes, &location)
+}
+
+/// Parse an index document found at `location`.
+pub fn parse(bytes: &[u8], location: &Location) -> Result<Listing, FeedError> {
+    let document: IndexDocument = serde_json::from_slice(bytes)
+        .map_err(|err| FeedError::Malformed(format!("not an index document: {err}")))?;
+
+    let mut listing = Listing::default();
+    for entry in document.releases {
+        let version = match Version::parse(&entry.version) {
+            Ok(version) => version,
+            Err(err) => {
+                listing.skipped.push(Skipped {
+                    entry: entry.version,
+                    reason: err.to_string(),
+                });
+                continue;
+            }
+        };
+        let files = entry
+            .files
+            .into_iter()
+            .map(|file| release_file(file, location))
+            .collect::<Result<Vec<_>, _>>();
+        match files {
+            Ok(files) => listing.releases.push(Release {
+                version,
+                published: entry.published,
+                files,
+            }),
+            Err(reason) => listing.skipped.push(Skipped {
+                entry: entry.version,
+                reason,
+            }),
+        }
+    }
+    Ok(listing)
+}
+
+fn release_file(file: IndexFile, location: &Location) -> Result<ReleaseFile, String> {
+    let hashes = file
+        .hashes
+        .into_iter()
+        .filter_map(|(name, hex)| {
+            HashAlgorithm::from_name(&name).map(|a| (a, hex.to_ascii_lowercase()))
+        })
+        .collect();
+    let urls = file
+        .urls
+        .iter()
+        .map(|url| match location.join(url) {
+            Ok(Location::Http(url)) => Ok(url),
+            Ok(Location::Path(path)) => Ok(format!("file://{}", path.display())),
+            Err(err) => Err(format!("{}: {err}", file.name)),
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok(ReleaseFile {
+        name: file.name,
+        size: file.size,
+        hashes,
+        urls,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reads_releases_and_resolves_relative_urls() {
+        let json = br#"{"publisher": "ignored", "releases": [
+            {"version": "2.4.7", "published": "2026-11-20T10:00:00Z",
+             "files": [{"name": "p.tgz", "size": 3, "hashes": {"sha-256": "AB", "crc": "x"},
+                        "urls": ["files/p.tgz", "https://mirror.example/p.tgz"]}]},
+            {"version": "nightly", "files": []},
+            {"version": "2.4.8"}
+        ]}"#;
+        let location = Location::parse("http://127.0.0.1:9/feed/index.json").unwrap();
+        let listing = parse(json, &location).unwrap();
+        assert_eq!(listing.releases.len(), 2);
+        let first = &listing.releases[0];
+        assert_eq!(first.version.as_str(), "2.4.7");
+        assert_eq!(
+            first.published.unwrap().to_rfc3339(),
+            "2026-11-20T10:00:00+00:00"
+        );
+        assert_eq!(
+            first.files[0].urls,
+            [
+                "http://127.0.0.1:9/feed/files/p.tgz",
+                "https://mirror.example/p.tgz"
+            ]
+        );
+        assert_eq!(first.files[0].hashes.len(), 1);
+        assert_eq!(first.files[0].hashes[&HashAlgorithm::Sha256], "ab");
+        assert_eq!(listing.skipped[0].entry, "nightly");
+
+        let local = parse(json, &Location::parse("/srv/feed/index.json").unwrap()).unwrap();
+        assert_eq!(
+            local.releases[0].files[0].urls[0],
+            "file:///srv/feed/files/p.tgz"
+        );
+    }
+
+    #[test]
+    fn a_document_of_another_shape_is_refused() {
+        let location = Location::parse("/srv/index.json").unwrap();
+        let err = parse(b"[1, 2]", &location).unwrap_err().to_string();
+        assert!(
+            err.starts_with("source.uri: not an index document: invalid type"),
+            "{err}"
+        );
+    }
+}

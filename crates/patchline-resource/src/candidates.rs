@@ -1,0 +1,92 @@
+//! Candidates: the versions a resource offers, shared by `check` and `in`.
+//!
+//! The feed's own order is never trusted: releases are filtered (version
+//! line, pre-releases, files), fingerprinted over their matching files and
+//! sorted locally, oldest first.
+
+use patchline_core::{fingerprint, Release};
+use patchline_transport::Transport;
+
+use crate::log::Log;
+use crate::source::Source;
+use crate::ResourceError;
+
+/// A release the resource offers, holding only the files it covers.
+#[derive(Debug, Clone)]
+pub struct Candidate {
+    /// The release, its files narrowed to those matching `source.files`.
+    pub release: Release,
+    /// The fingerprint of those files.
+    pub fingerprint: String,
+}
+
+/// Return the versions `source` offers, oldest first.
+pub fn candidates(
+    source: &Source,
+    transport: &Transport,
+    log: &Log,
+) -> Result<Vec<Candidate>, ResourceError> {
+    let filter = source.file_filter()?;
+    let listing = patchline_feeds::list(source.feed, &source.uri, transport)?;
+    for skipped in &listing.skipped {
+        log.info(format!("skipping {}: {}", skipped.entry, skipped.reason));
+    }
+
+    let published = listing.releases.len();
+    let mut candidates: Vec<Candidate> = Vec::new();
+    for mut release in listing.releases {
+        let version = release.version.as_str().to_string();
+        if let Some(line) = &source.version {
+            if !line.matches(&release.version) {
+                log.debug(format!("skipping {version}: outside version line {line}"));
+                continue;
+            }
+        }
+        if release.version.is_prerelease() && !source.include_prereleases {
+            log.debug(format!(
+                "skipping {version}: a pre-release (include_prereleases is false)"
+            ));
+            continue;
+        }
+        release.files.retain(|file| filter.matches(&file.name));
+        if release.files.is_empty() {
+            log.debug(format!(
+                "skipping {version}: no file matches {:?}",
+                filter.globs()
+            ));
+            continue;
+        }
+        let fingerprint = fingerprint(&release.files);
+        candidates.push(Candidate {
+            release,
+            fingerprint,
+        });
+    }
+
+    candidates.sort_by(|a, b| a.release.version.cmp(&b.release.version));
+    // The same version published twice (two folders, a repeated index
+    // entry) is offered once: the last one read wins, deterministically.
+    candidates.dedup_by(|later, earlier| {
+        let same = later.release.version.as_str() == earlier.release.version.as_str();
+        if same {
+            log.info(format!(
+                "version {} is published more than once; using one of them",
+                later.release.version
+            ));
+        }
+        same
+    });
+    log.info(format!(
+        "{} feed {}: {} versions published, {} offered{}",
+        source.feed,
+        patchline_core::secret::redact_url(&source.uri),
+        published,
+        candidates.len(),
+        source
+            .version
+            .as_ref()
+            .map(|line| format!(" in version line {line}"))
+            .unwrap_or_default()
+    ));
+    Ok(candidates)
+}

@@ -1,0 +1,74 @@
+//! `check`: which versions Concourse should know about.
+
+use patchline_core::Version;
+use patchline_transport::Transport;
+
+use crate::candidates::candidates;
+use crate::log::Log;
+use crate::protocol::{CheckRequest, VersionRef};
+use crate::ResourceError;
+
+/// Answer a check, oldest first: with no current version only the latest;
+/// with the current version still offered, it (under its fingerprint now)
+/// and every newer one; with the current version gone, every newer one, or
+/// the latest if none is newer. An empty feed answers nothing.
+pub fn check(
+    request: &CheckRequest,
+    transport: &Transport,
+) -> Result<Vec<VersionRef>, ResourceError> {
+    let log = Log::new(request.source.debug);
+    let offered = candidates(&request.source, transport, &log)?;
+    let as_ref = |c: &crate::candidates::Candidate| VersionRef {
+        version: c.release.version.as_str().to_string(),
+        fingerprint: Some(c.fingerprint.clone()),
+    };
+    let Some(latest) = offered.last() else {
+        return Ok(Vec::new());
+    };
+    let Some(current) = &request.version else {
+        return Ok(vec![as_ref(latest)]);
+    };
+
+    if let Some(at) = offered
+        .iter()
+        .position(|c| c.release.version.as_str() == current.version)
+    {
+        let now = &offered[at].fingerprint;
+        if current
+            .fingerprint
+            .as_ref()
+            .is_some_and(|before| before != now)
+        {
+            log.info(format!(
+                "version {} was republished: fingerprint {} is now {}",
+                current.version,
+                current.fingerprint.as_deref().unwrap_or_default(),
+                now
+            ));
+        }
+        return Ok(offered[at..].iter().map(as_ref).collect());
+    }
+
+    let newer: Vec<VersionRef> = match Version::parse(&current.version) {
+        Ok(current) => offered
+            .iter()
+            .filter(|c| c.release.version.cmp_precedence(&current).is_gt())
+            .map(as_ref)
+            .collect(),
+        Err(_) => Vec::new(),
+    };
+    log.info(format!(
+        "current version {} is no longer offered; answering {}",
+        current.version,
+        if newer.is_empty() {
+            "the latest"
+        } else {
+            "every newer version"
+        }
+    ));
+    Ok(if newer.is_empty() {
+        vec![as_ref(latest)]
+    } else {
+        newer
+    })
+}
