@@ -220,7 +220,7 @@ fn tasks_get_the_image_vars_and_the_environment_params() {
                         task.file.as_deref(),
                         Some("patchline/ci/tasks/smoke-test.yml")
                     );
-                    let checks = vars.get(&format!("{env}_checks")).unwrap();
+                    let checks = &vars.get(&format!("{env}_checks")).unwrap()[line];
                     assert_eq!(&task.params["CHECKS"], checks);
                 }
                 other => panic!("unexpected task {other}"),
