@@ -11,11 +11,20 @@ use std::path::Path;
 use std::process::ExitCode;
 
 mod commands;
+mod demo;
 
 /// The commands that can be started through a link of their own name.
 const LINKED: &[&str] = &["check", "in", "out", "apply", "smoke-test"];
 
 fn main() -> ExitCode {
+    // Die quietly when a reader closes the pipe (`patchline demo | head`),
+    // as other command-line tools do, instead of panicking on the write.
+    // SAFETY: resetting a signal to its default action before any thread
+    // starts has no memory-safety requirements.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
+
     let mut args: Vec<OsString> = std::env::args_os().collect();
     let invoked = args
         .first()

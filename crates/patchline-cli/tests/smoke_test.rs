@@ -209,7 +209,10 @@ checks:
         "{}",
         lines[7]
     );
-    assert!(log.ends_with("smoke-test: 5 of 8 checks failed\n"), "{log}");
+    assert!(
+        log.contains("\nsmoke-test: 5 of 8 checks failed: "),
+        "{log}"
+    );
 
     let summary: serde_json::Value =
         serde_json::from_str(&fs::read_to_string(dir.path().join("out/summary.json")).unwrap())

@@ -227,6 +227,11 @@ pub struct Event {
     /// The `apply.json` record of the apply task, when there was one.
     #[serde(default)]
     pub apply: Option<serde_json::Value>,
+    /// The patch line the version belongs to: the resource's feed, its
+    /// location (credentials removed) and version line, so reports can
+    /// tell the stemcell of an environment from its products.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub line: Option<serde_json::Value>,
 }
 
 impl Event {
@@ -248,6 +253,7 @@ impl Event {
             build,
             notes: None,
             apply: None,
+            line: None,
         }
     }
 
@@ -260,6 +266,12 @@ impl Event {
     /// Attach notes.
     pub fn with_notes(mut self, notes: impl Into<String>) -> Self {
         self.notes = Some(notes.into());
+        self
+    }
+
+    /// Name the patch line the event belongs to.
+    pub fn with_line(mut self, line: serde_json::Value) -> Self {
+        self.line = Some(line);
         self
     }
 

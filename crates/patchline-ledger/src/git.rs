@@ -90,7 +90,8 @@ impl Git {
         key_dir: &Path,
         ssh_program: &str,
     ) -> Result<Self, LedgerError> {
-        let Some(key) = private_key else {
+        // An empty key is what a pipeline sets when the ledger needs none.
+        let Some(key) = private_key.filter(|key| !key.expose().trim().is_empty()) else {
             return Ok(Git {
                 ssh_command: None,
                 _key_file: None,

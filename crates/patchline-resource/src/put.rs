@@ -70,6 +70,13 @@ pub fn put(request: &OutRequest, build_dir: &Path) -> Result<Response, ResourceE
     if let Some(apply) = apply {
         event = event.with_apply(apply);
     }
+    let source = &request.source;
+    event = event.with_line(serde_json::json!({
+        "feed": source.feed.to_string(),
+        "uri": patchline_core::secret::redact_url(&source.uri),
+        "version": source.version.as_ref().map(|line| line.as_str()),
+        "files": source.files,
+    }));
 
     let recorded = patchline_ledger::record(ledger, &event, &std::env::temp_dir())?;
     log.debug(format!(

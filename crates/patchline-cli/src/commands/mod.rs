@@ -8,6 +8,7 @@ use std::process::ExitCode;
 
 mod apply;
 mod check;
+mod demo;
 mod get;
 mod put;
 mod smoke_test;
@@ -23,6 +24,7 @@ pub fn run(command: &str, args: Vec<OsString>) -> anyhow::Result<ExitCode> {
         "out" => put::run(args),
         "apply" => apply::run(args),
         "smoke-test" => smoke_test::run(args),
+        "demo" => demo::run(args),
         other => anyhow::bail!("unknown command {other:?}; {USAGE}"),
     }
 }

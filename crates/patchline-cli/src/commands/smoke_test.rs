@@ -80,10 +80,17 @@ pub fn run(args: Vec<OsString>) -> anyhow::Result<ExitCode> {
     if report.passed() {
         Ok(ExitCode::SUCCESS)
     } else {
+        let failed: Vec<&str> = report
+            .checks
+            .iter()
+            .filter(|check| !check.passed)
+            .map(|check| check.name.as_str())
+            .collect();
         eprintln!(
-            "smoke-test: {} of {} checks failed",
-            report.failures(),
-            report.checks.len()
+            "smoke-test: {} of {} checks failed: {}",
+            failed.len(),
+            report.checks.len(),
+            failed.join(", ")
         );
         Ok(ExitCode::FAILURE)
     }
