@@ -444,3 +444,124 @@ fn a_metalink_repository_in_git_is_cloned_once_then_fetched() {
         .collect();
     assert_eq!(checkouts.len(), 2, "one checkout and its lock file");
 }
+
+#[test]
+fn out_records_one_event_per_put_in_the_ledger() {
+    let server = FileServer::start();
+    let repo = tempfile::tempdir().unwrap();
+    publish(
+        repo.path(),
+        "621.125",
+        "621.125",
+        &[TestFile::new("s.tgz", b"s")],
+        &server,
+    );
+    let ledger = tempfile::tempdir().unwrap();
+    git(ledger.path(), &["init", "--quiet", "--bare"]);
+    let source = json!({
+        "feed": "metalink",
+        "uri": repo.path(),
+        "version": "621.x",
+        "ledger": {"uri": ledger.path(), "branch": "records"},
+    });
+    let version = check(&source, None)[0].clone();
+
+    // A build folder as Concourse lays it out: the get, an apply output
+    // that failed, and a notes file.
+    let build = tempfile::tempdir().unwrap();
+    let get = build.path().join("stemcell");
+    let run = run_as(
+        "in",
+        &[get.to_str().unwrap()],
+        &json!({"source": source, "version": version, "params": {"skip_download": true}})
+            .to_string(),
+        &[],
+    );
+    assert!(run.ok, "{}", run.stderr);
+    let applied = build.path().join("applied");
+    fs::create_dir_all(&applied).unwrap();
+    let apply = json!({"environment": "sandbox", "version": "621.125", "fingerprint": version["fingerprint"], "status": "repaved", "changed": true});
+    fs::write(applied.join("apply.json"), apply.to_string()).unwrap();
+    fs::write(
+        build.path().join("notes.txt"),
+        "repaved after a host failure\n",
+    )
+    .unwrap();
+
+    let build_vars = [
+        ("BUILD_ID", "42"),
+        ("BUILD_NAME", "7"),
+        ("BUILD_JOB_NAME", "sandbox-stemcell"),
+        ("BUILD_PIPELINE_NAME", "upgrade"),
+        ("BUILD_TEAM_NAME", "main"),
+        ("ATC_EXTERNAL_URL", "https://ci.example.com"),
+    ];
+    let put = |params: Value| {
+        let run = run_as(
+            "out",
+            &[build.path().to_str().unwrap()],
+            &json!({"source": source, "params": params}).to_string(),
+            &build_vars,
+        );
+        assert!(run.ok, "{}", run.stderr);
+        run.json()
+    };
+    let first = put(json!({"environment": "sandbox", "from": "applied", "notes": "notes.txt"}));
+    assert_eq!(
+        first["version"], version,
+        "out answers the version it recorded"
+    );
+    let second = put(json!({"environment": "dev", "from": "stemcell"}));
+    let third = put(json!({"environment": "dev", "from": "stemcell", "status": "failed"}));
+    let status = |answer: &Value| answer["metadata"][1]["value"].as_str().unwrap().to_string();
+    assert_eq!(
+        [status(&first), status(&second), status(&third)],
+        ["repaved", "applied", "failed"]
+    );
+
+    let checkout = tempfile::tempdir().unwrap();
+    let clone = checkout.path().join("ledger");
+    let out = std::process::Command::new("git")
+        .args(["clone", "--quiet", "--branch", "records"])
+        .arg(ledger.path())
+        .arg(&clone)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert_eq!(git(&clone, &["rev-list", "--count", "HEAD"]).trim(), "3");
+    let event_path = first["metadata"][2]["value"].as_str().unwrap();
+    assert!(event_path.starts_with("events/sandbox/"), "{event_path}");
+    let event: Value = serde_json::from_slice(&fs::read(clone.join(event_path)).unwrap()).unwrap();
+    assert_eq!(event["environment"], "sandbox");
+    assert_eq!(event["version"], "621.125");
+    assert_eq!(event["fingerprint"], version["fingerprint"]);
+    assert_eq!(event["status"], "repaved");
+    assert_eq!(event["notes"], "repaved after a host failure");
+    assert_eq!(event["apply"], apply);
+    assert_eq!(event["build"]["job_name"], "sandbox-stemcell");
+    assert_eq!(
+        event["build"]["url"],
+        "https://ci.example.com/teams/main/pipelines/upgrade/jobs/sandbox-stemcell/builds/7"
+    );
+    assert_eq!(event["line"]["feed"], "metalink");
+    assert_eq!(event["line"]["version"], "621.x");
+
+    // Missing params are one line naming the field; nothing is recorded.
+    for (params, expected) in [
+        (json!({"from": "stemcell"}), "out: error: params.environment: required (sandbox, dev, production, ...)\n"),
+        (json!({"environment": "dev"}), "out: error: params.from: required: the folder of a get of this resource or of an apply output\n"),
+        (json!({"environment": "dev", "from": "nowhere"}), "out: error: params.from: \"nowhere\" is not a folder of this build\n"),
+        (json!({"environment": "dev", "from": "stemcell", "status": "done"}), "out: error: params.status: unknown variant `done`, expected one of `applied`, `failed`, `rolled-back`, `repaved`\n"),
+    ] {
+        let run = run_as("out", &[build.path().to_str().unwrap()], &json!({"source": source, "params": params}).to_string(), &[]);
+        assert!(!run.ok);
+        assert_eq!(run.stderr, expected);
+    }
+    assert_eq!(
+        git(&clone, &["ls-remote", "origin", "records"])
+            .split_whitespace()
+            .next()
+            .unwrap(),
+        git(&clone, &["rev-parse", "HEAD"]).trim()
+    );
+}
