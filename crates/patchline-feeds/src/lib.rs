@@ -61,13 +61,19 @@ pub enum FeedError {
     Uri(String),
     /// Reading the feed failed.
     #[error("source.uri: {0}")]
-    Transport(#[from] TransportError),
+    Transport(TransportError),
     /// The feed's document is not what the feed kind expects.
     #[error("source.uri: {0}")]
     Malformed(String),
     /// A git command failed.
     #[error("source.uri: {0}")]
     Git(String),
+}
+
+impl From<TransportError> for FeedError {
+    fn from(err: TransportError) -> Self {
+        FeedError::Transport(err)
+    }
 }
 
 /// Read every release a feed publishes.

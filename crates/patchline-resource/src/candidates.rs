@@ -32,7 +32,7 @@ pub fn candidates(
         log.info(format!("skipping {}: {}", skipped.entry, skipped.reason));
     }
 
-    let published = listing.releases.len();
+    let published = listing.releases.len() + listing.skipped.len();
     let mut candidates: Vec<Candidate> = Vec::new();
     for mut release in listing.releases {
         let version = release.version.as_str().to_string();
@@ -46,6 +46,10 @@ pub fn candidates(
             log.debug(format!(
                 "skipping {version}: a pre-release (include_prereleases is false)"
             ));
+            continue;
+        }
+        if release.files.is_empty() {
+            log.debug(format!("skipping {version}: it has no files"));
             continue;
         }
         release.files.retain(|file| filter.matches(&file.name));
@@ -63,9 +67,15 @@ pub fn candidates(
         });
     }
 
-    candidates.sort_by(|a, b| a.release.version.cmp(&b.release.version));
+    candidates.sort_by(|a, b| {
+        a.release
+            .version
+            .cmp(&b.release.version)
+            .then_with(|| a.fingerprint.cmp(&b.fingerprint))
+    });
     // The same version published twice (two folders, a repeated index
-    // entry) is offered once: the last one read wins, deterministically.
+    // entry) is offered once: the one with the lowest fingerprint, so the
+    // choice does not depend on the order the feed lists them in.
     candidates.dedup_by(|later, earlier| {
         let same = later.release.version.as_str() == earlier.release.version.as_str();
         if same {

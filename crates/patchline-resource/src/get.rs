@@ -242,11 +242,12 @@ fn download(
                 fs::rename(&partial, &final_path)
                     .map_err(|err| ResourceError::io(&final_path, err))?;
                 log.info(format!(
-                    "verified {} {} {} ({} in {:.1}s)",
+                    "verified {} {} {} ({}{:.1}s)",
                     file.name,
                     expectation.algorithm,
                     digest,
-                    file.size.map_or(String::new(), human_bytes),
+                    file.size
+                        .map_or(String::new(), |size| format!("{} in ", human_bytes(size))),
                     started.elapsed().as_secs_f64()
                 ));
                 return Ok(Verified {
@@ -279,13 +280,25 @@ fn download_from(
     let file = File::create(partial).map_err(|err| ResourceError::io(partial, err))?;
     let mut writer = BufWriter::with_capacity(1 << 20, file);
     let mut verifier = expectation.start();
-    transport.stream(&location, |bytes| {
+    let streamed = transport.stream(&location, |bytes| {
         verifier.update(bytes);
         if verifier.is_oversized() {
             return Err(std::io::Error::other("more bytes than the published size"));
         }
         writer.write_all(bytes)
-    })?;
+    });
+    if let Err(err) = streamed {
+        // Too many bytes is about the release, not the mirror: report it as
+        // the verification failure it is, so no other URL is tried.
+        return Err(if verifier.is_oversized() {
+            verifier
+                .finish()
+                .err()
+                .map_or(err.into(), ResourceError::Verify)
+        } else {
+            err.into()
+        });
+    }
     let file = writer
         .into_inner()
         .map_err(|err| ResourceError::io(partial, err.into_error()))?;

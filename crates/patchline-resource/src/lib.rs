@@ -38,9 +38,6 @@ pub enum ResourceError {
     /// Downloaded bytes do not match what was published.
     #[error(transparent)]
     Verify(#[from] patchline_core::verify::VerifyError),
-    /// Recording in the ledger failed.
-    #[error(transparent)]
-    Ledger(#[from] patchline_ledger::LedgerError),
     /// A local file could not be written or read.
     #[error("{path}: {source}")]
     Io {

@@ -37,9 +37,9 @@ pub fn put(request: &OutRequest, build_dir: &Path) -> Result<Response, ResourceE
                 .into(),
         )
     })?;
-    let from_dir = build_dir.join(&from);
+    let from_dir = build_dir.join(inside_build("params.from", &from)?);
 
-    let (version, apply) = read_version(&from_dir, &from)?;
+    let (version, fingerprint, apply) = read_version(&from_dir, &from)?;
     let status = match (
         params.status,
         apply
@@ -56,7 +56,6 @@ pub fn put(request: &OutRequest, build_dir: &Path) -> Result<Response, ResourceE
         (None, None) => Status::Applied,
     };
 
-    let fingerprint = version.fingerprint.clone().unwrap_or_default();
     let mut event = Event::new(
         &environment,
         &version.version,
@@ -65,7 +64,8 @@ pub fn put(request: &OutRequest, build_dir: &Path) -> Result<Response, ResourceE
         Build::from_env(),
     );
     if let Some(notes) = &params.notes {
-        event = event.with_notes(read_notes(&build_dir.join(notes), notes)?);
+        let path = build_dir.join(inside_build("params.notes", notes)?);
+        event = event.with_notes(read_notes(&path, notes)?);
     }
     if let Some(apply) = apply {
         event = event.with_apply(apply);
@@ -78,7 +78,8 @@ pub fn put(request: &OutRequest, build_dir: &Path) -> Result<Response, ResourceE
         "files": source.files,
     }));
 
-    let recorded = patchline_ledger::record(ledger, &event, &std::env::temp_dir())?;
+    let recorded = patchline_ledger::record(ledger, &event, &std::env::temp_dir())
+        .map_err(name_ledger_field)?;
     log.debug(format!(
         "ledger {} holds {}",
         ledger.display_uri(),
@@ -96,12 +97,13 @@ pub fn put(request: &OutRequest, build_dir: &Path) -> Result<Response, ResourceE
     })
 }
 
+/// A version read from the build, with its fingerprint and the apply
+/// record when there was one.
+type Recordable = (VersionRef, String, Option<serde_json::Value>);
+
 /// Read the version from an apply output (`apply.json`) or a get folder
 /// (`version.json`).
-fn read_version(
-    dir: &Path,
-    from: &str,
-) -> Result<(VersionRef, Option<serde_json::Value>), ResourceError> {
+fn read_version(dir: &Path, from: &str) -> Result<Recordable, ResourceError> {
     let field = |reason: String| ResourceError::Request(format!("params.from: {reason}"));
     if !dir.is_dir() {
         return Err(field(format!("{from:?} is not a folder of this build")));
@@ -120,8 +122,9 @@ fn read_version(
         return Ok((
             VersionRef {
                 version,
-                fingerprint: Some(fingerprint),
+                fingerprint: Some(fingerprint.clone()),
             },
+            fingerprint,
             Some(apply),
         ));
     }
@@ -130,10 +133,10 @@ fn read_version(
         .map_err(|_| field(format!("{from} holds neither apply.json nor version.json")))?;
     let version: VersionRef =
         serde_json::from_str(&text).map_err(|err| field(format!("{from}/version.json: {err}")))?;
-    if version.fingerprint.is_none() {
+    let Some(fingerprint) = version.fingerprint.clone() else {
         return Err(field(format!("{from}/version.json has no fingerprint")));
-    }
-    Ok((version, None))
+    };
+    Ok((version, fingerprint, None))
 }
 
 fn read_notes(path: &Path, given: &str) -> Result<String, ResourceError> {
@@ -150,4 +153,35 @@ fn read_notes(path: &Path, given: &str) -> Result<String, ResourceError> {
         .map_err(|err| {
             ResourceError::Request(format!("params.notes: cannot read {given:?}: {err}"))
         })
+}
+
+/// Refuse a path param that leaves the build's folder: `from` and `notes`
+/// name artifacts of the build, never other files of the container.
+fn inside_build<'a>(field: &str, path: &'a str) -> Result<&'a Path, ResourceError> {
+    let path = Path::new(path);
+    let escapes = path.is_absolute()
+        || path
+            .components()
+            .any(|part| matches!(part, std::path::Component::ParentDir));
+    if escapes {
+        return Err(ResourceError::Request(format!(
+            "{field}: {:?} must be a path inside the build (relative, without ..)",
+            path.display().to_string()
+        )));
+    }
+    Ok(path)
+}
+
+/// Name ledger errors by the field of the put step they come from:
+/// `source.ledger.uri`, `params.environment`.
+fn name_ledger_field(err: patchline_ledger::LedgerError) -> ResourceError {
+    let message = err.to_string();
+    let named = if message.starts_with("ledger.") {
+        format!("source.{message}")
+    } else if message.starts_with("environment:") {
+        format!("params.{message}")
+    } else {
+        message
+    };
+    ResourceError::Request(named)
 }

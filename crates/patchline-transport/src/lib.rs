@@ -60,12 +60,12 @@ pub enum TransportError {
     #[error("{0}: unsupported location (use a path, file://, http:// or https://)")]
     Unsupported(String),
     /// The sink refused the bytes (disk full, say).
-    #[error("{url}: writing the download failed: {source}")]
+    #[error("{url}: writing the download failed: {reason}")]
     Sink {
         /// The redacted URL.
         url: String,
-        /// The I/O error.
-        source: io::Error,
+        /// Why the sink refused.
+        reason: io::Error,
     },
 }
 
@@ -158,7 +158,7 @@ impl Transport {
                     if from_sink {
                         TransportError::Sink {
                             url: path.display().to_string(),
-                            source: err,
+                            reason: err,
                         }
                     } else {
                         local(err)
@@ -182,7 +182,7 @@ impl Transport {
                     if from_sink {
                         TransportError::Sink {
                             url: shown,
-                            source: err,
+                            reason: err,
                         }
                     } else {
                         TransportError::Http {
