@@ -348,14 +348,29 @@ fn in_refuses_what_it_cannot_trust() {
     assert!(last.starts_with("in: error: version 1 was republished with other files: requested fingerprint sha256:0000, the feed now gives sha256:"), "{last}");
 
     // More bytes than published is the release's fault, not the mirror's.
-    let mirror = publish(repo.path(), "4", "4", &[TestFile::new("four.tgz", b"1234")], &server);
+    let mirror = publish(
+        repo.path(),
+        "4",
+        "4",
+        &[TestFile::new("four.tgz", b"1234")],
+        &server,
+    );
     let meta4 = fs::read_to_string(mirror.join("release.meta4")).unwrap();
     let second_url = server.serve("4/four_tgz_mirror", b"1234");
-    fs::write(mirror.join("release.meta4"), meta4.replace("</url>", &format!("</url>\n    <url>{second_url}</url>"))).unwrap();
+    fs::write(
+        mirror.join("release.meta4"),
+        meta4.replace("</url>", &format!("</url>\n    <url>{second_url}</url>")),
+    )
+    .unwrap();
     server.serve("4/four_tgz", b"12345");
     let (run, dest) = fetch(json!({"version": "4"}), json!({}));
     assert!(!run.ok);
-    assert!(run.stderr.ends_with("in: error: four.tgz: size mismatch: published 4 bytes, received 5\n"), "{}", run.stderr);
+    assert!(
+        run.stderr
+            .ends_with("in: error: four.tgz: size mismatch: published 4 bytes, received 5\n"),
+        "{}",
+        run.stderr
+    );
     assert_eq!(fs::read_dir(dest.path()).unwrap().count(), 0);
 
     let (run, _) = fetch(json!({"version": "3"}), json!({}));
@@ -397,8 +412,16 @@ fn bad_requests_fail_with_one_line_naming_the_field() {
     }
     let server = FileServer::start();
     let missing = format!("{}/nope.json", server.base);
-    let run = run_as("check", &[], &json!({"source": {"feed": "index", "uri": missing}}).to_string(), &[]);
-    assert_eq!(run.stderr, format!("check: error: source.uri: {missing}: server answered HTTP 404\n"));
+    let run = run_as(
+        "check",
+        &[],
+        &json!({"source": {"feed": "index", "uri": missing}}).to_string(),
+        &[],
+    );
+    assert_eq!(
+        run.stderr,
+        format!("check: error: source.uri: {missing}: server answered HTTP 404\n")
+    );
 
     let run = run_as("in", &[], r#"{}"#, &[]);
     assert_eq!(

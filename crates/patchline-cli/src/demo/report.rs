@@ -82,7 +82,12 @@ impl Summary {
                     .and_then(|v| v.get(line))
                     .map_or("-", String::as_str)
             };
-            println!("{:<12} {:<12} {}", environment, version("stemcell"), version("product"));
+            println!(
+                "{:<12} {:<12} {}",
+                environment,
+                version("stemcell"),
+                version("product")
+            );
         }
         let count = |status: Status| self.events.iter().filter(|e| e.status == status).count();
         println!(
