@@ -1,11 +1,12 @@
 //! `check` and `in` (skip_download) against the real bosh.io indexes in
 //! `../shared/data`, asserting exact answers.
 
-use std::io::Write;
+mod support;
+
 use std::path::PathBuf;
-use std::process::{Command, Stdio};
 
 use serde_json::{json, Value};
+use support::run_as;
 
 /// The shared release indexes beside the checkout, if present.
 fn data_dir() -> Option<PathBuf> {
@@ -18,36 +19,11 @@ fn data_dir() -> Option<PathBuf> {
     }
 }
 
-/// Run `patchline <command>` with `request` on stdin; return exit success,
-/// stdout and stderr.
-fn run(command: &str, args: &[&str], request: &Value) -> (bool, String, String) {
-    let mut child = Command::new(env!("CARGO_BIN_EXE_patchline"))
-        .arg(command)
-        .args(args)
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(request.to_string().as_bytes())
-        .unwrap();
-    let out = child.wait_with_output().unwrap();
-    (
-        out.status.success(),
-        String::from_utf8(out.stdout).unwrap(),
-        String::from_utf8(out.stderr).unwrap(),
-    )
-}
-
 fn check_versions(source: Value, current: Option<&str>) -> Vec<String> {
     let request = json!({"source": source, "version": current.map(|v| json!({"version": v}))});
-    let (ok, stdout, stderr) = run("check", &[], &request);
-    assert!(ok, "check failed: {stderr}");
-    let answer: Vec<Value> = serde_json::from_str(&stdout).unwrap();
+    let run = run_as("check", &[], &request.to_string(), &[]);
+    assert!(run.ok, "check failed: {}", run.stderr);
+    let answer: Vec<Value> = serde_json::from_str(&run.stdout).unwrap();
     answer
         .iter()
         .map(|v| {
@@ -125,9 +101,14 @@ fn releases_with_sha1_only_fetch_their_metadata() {
     let dest = tempfile::tempdir().unwrap();
     let request =
         json!({"source": source, "version": {"version": "9"}, "params": {"skip_download": true}});
-    let (ok, stdout, stderr) = run("in", &[dest.path().to_str().unwrap()], &request);
-    assert!(ok, "in failed: {stderr}");
-    let answer: Value = serde_json::from_str(&stdout).unwrap();
+    let run = run_as(
+        "in",
+        &[dest.path().to_str().unwrap()],
+        &request.to_string(),
+        &[],
+    );
+    assert!(run.ok, "in failed: {}", run.stderr);
+    let answer = run.json();
     assert_eq!(answer["version"]["version"], "9");
     assert_eq!(
         std::fs::read_to_string(dest.path().join("version")).unwrap(),

@@ -48,7 +48,7 @@ pub use lock::{default_lock_path, EnvironmentLock, Holder};
 pub use patch::{Patch, VersionRef};
 pub use record::ApplyRecord;
 pub use run::{check_environment_name, run, ApplyRequest};
-pub use window::{ChangeWindow, ChangeWindowConfig};
+pub use window::{day_name, ChangeWindow, ChangeWindowConfig};
 
 /// What an apply does to the environment.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -160,7 +160,8 @@ const ALL_DAYS: [Weekday; 7] = [
     Weekday::Sun,
 ];
 
-fn day_name(day: Weekday) -> &'static str {
+/// Return the English name of a day (`Friday`).
+pub fn day_name(day: Weekday) -> &'static str {
     match day {
         Weekday::Mon => "Monday",
         Weekday::Tue => "Tuesday",

@@ -19,7 +19,7 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 use anyhow::{bail, Context};
-use chrono::{Datelike, Utc, Weekday};
+use chrono::{Datelike, Utc};
 use patchline_concourse::{Pipeline, Vars};
 use serde_yaml_ng::{Mapping, Value};
 
@@ -188,15 +188,7 @@ fn demo_vars(world: &World, ledger: &Path) -> Vars {
         )
     };
     // The window is today, all day, so the rehearsal's switch is inside it.
-    let today = match Utc::now().weekday() {
-        Weekday::Mon => "Monday",
-        Weekday::Tue => "Tuesday",
-        Weekday::Wed => "Wednesday",
-        Weekday::Thu => "Thursday",
-        Weekday::Fri => "Friday",
-        Weekday::Sat => "Saturday",
-        Weekday::Sun => "Sunday",
-    };
+    let today = patchline_targets::day_name(Utc::now().weekday());
     let window = map(vec![
         ("days", Value::Sequence(vec![text(today)])),
         ("start", text("00:00")),

@@ -22,8 +22,8 @@ use std::process::{Command, Stdio};
 
 use anyhow::{anyhow, bail, Context};
 use patchline_concourse::{
-    param_env_value, GetStep, GetVersion, Job, Pipeline, PutStep, Step, StepKind, TaskConfig,
-    TaskStep, Vars,
+    param_env_value, GetStep, GetVersion, Job, Pipeline, PutStep, Resource, Step, StepKind,
+    TaskConfig, TaskStep, Vars,
 };
 use serde_json::{json, Value};
 
@@ -387,22 +387,32 @@ impl BuildContext<'_> {
                 copy_tree(repository, &dest)?;
             }
             "time" => fs::write(dest.join("input"), version.to_string())?,
-            _ => {
-                let request = json!({
-                    "source": to_json(&resource.source)?,
-                    "version": version,
-                    "params": to_json(&get.params)?,
-                });
-                self.rehearsal.resource_command(
-                    "in",
-                    &[&dest],
-                    &request,
-                    &resource_env(),
-                    Some(&self.log()),
-                )?;
-            }
+            _ => self.fetch(resource, version, &get.params, &dest)?,
         }
         self.artifacts.insert(get.get.clone(), dest);
+        Ok(())
+    }
+
+    /// Run `in` of `resource` at `version` into `dest`, as a get does.
+    fn fetch(
+        &self,
+        resource: &Resource,
+        version: &Value,
+        params: &BTreeMap<String, serde_yaml_ng::Value>,
+        dest: &Path,
+    ) -> anyhow::Result<()> {
+        let request = json!({
+            "source": to_json(&resource.source)?,
+            "version": version,
+            "params": to_json(params)?,
+        });
+        self.rehearsal.resource_command(
+            "in",
+            &[dest],
+            &request,
+            &resource_env(),
+            Some(&self.log()),
+        )?;
         Ok(())
     }
 
@@ -438,18 +448,7 @@ impl BuildContext<'_> {
         if !put.no_get {
             let dest = self.dir.join(&put.put);
             fs::create_dir_all(&dest)?;
-            let request = json!({
-                "source": to_json(&resource.source)?,
-                "version": answer["version"],
-                "params": to_json(&put.get_params)?,
-            });
-            self.rehearsal.resource_command(
-                "in",
-                &[&dest],
-                &request,
-                &resource_env(),
-                Some(&self.log()),
-            )?;
+            self.fetch(resource, &answer["version"], &put.get_params, &dest)?;
             self.artifacts.insert(put.put.clone(), dest);
         }
         Ok(())
