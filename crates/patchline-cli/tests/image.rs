@@ -10,6 +10,8 @@
 //! Docker engine, or with `PATCHLINE_IMAGE_TEST=skip`, it says so on stderr
 //! and passes without running anything.
 
+mod support;
+
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::{Path, PathBuf};
@@ -34,7 +36,7 @@ const VERSIONS: [&str; 2] = ["1.0.1", "1.0.2"];
 #[test]
 fn image_builds_and_serves_the_resource_protocol() {
     if std::env::var("PATCHLINE_IMAGE_TEST").as_deref() == Ok("skip") {
-        eprintln!("image test skipped: PATCHLINE_IMAGE_TEST=skip");
+        support::skipped("image test skipped: PATCHLINE_IMAGE_TEST=skip");
         return;
     }
     let engine = Command::new("docker")
@@ -43,7 +45,7 @@ fn image_builds_and_serves_the_resource_protocol() {
         .stderr(Stdio::null())
         .status();
     if !matches!(engine, Ok(status) if status.success()) {
-        eprintln!("image test skipped: no Docker engine");
+        support::skipped("image test skipped: no Docker engine");
         return;
     }
 

@@ -14,7 +14,10 @@ fn data_dir() -> Option<PathBuf> {
     if dir.is_dir() {
         Some(dir.canonicalize().unwrap())
     } else {
-        eprintln!("real-index test skipped: {} not found", dir.display());
+        support::skipped(&format!(
+            "real-index test skipped: {} not found",
+            dir.display()
+        ));
         None
     }
 }

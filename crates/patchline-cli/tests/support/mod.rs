@@ -14,6 +14,12 @@ use patchline_core::verify::Hasher;
 use patchline_core::HashAlgorithm;
 use serde_json::Value;
 
+/// Say that a test skipped its work, where `cargo test` shows it: the
+/// harness captures `eprintln!` of passing tests, not writes to stderr.
+pub fn skipped(message: &str) {
+    let _ = writeln!(std::io::stderr(), "{message}");
+}
+
 /// What one run of a command gave.
 pub struct Run {
     pub ok: bool,
