@@ -328,12 +328,18 @@ fn in_refuses_what_it_cannot_trust() {
     assert!(run.ok, "{}", run.stderr);
     assert_eq!(fs::read(dest.path().join("old.tgz")).unwrap(), b"old");
 
+    // A release whose file names are unsafe is never offered.
     let (run, dest) = fetch(json!({"version": "2"}), json!({}));
     assert!(!run.ok);
     assert!(
-        run.stderr.ends_with(
-            "in: error: version 2: file name \"../escape.tgz\" contains a path separator\n"
-        ),
+        run.stderr
+            .contains("skipping 2: file name \"../escape.tgz\" contains a path separator\n"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr
+            .contains("in: error: version 2 is no longer offered by "),
         "{}",
         run.stderr
     );
@@ -604,5 +610,54 @@ fn out_records_one_event_per_put_in_the_ledger() {
             .next()
             .unwrap(),
         git(&clone, &["rev-parse", "HEAD"]).trim()
+    );
+}
+
+#[test]
+fn check_never_offers_a_release_in_could_not_save_safely() {
+    let server = FileServer::start();
+    let repo = tempfile::tempdir().unwrap();
+    publish(
+        repo.path(),
+        "1.0.0",
+        "1.0.0",
+        &[TestFile::new("ok.tgz", b"ok")],
+        &server,
+    );
+    // A hidden name could collide with the temporary file of `x`.
+    publish(
+        repo.path(),
+        "1.0.1",
+        "1.0.1",
+        &[TestFile::new("x", b"x"), TestFile::new(".x.partial", b"y")],
+        &server,
+    );
+    publish(
+        repo.path(),
+        "1.0.2",
+        "1.0.2",
+        &[TestFile::new("dup", b"a"), TestFile::new("dup", b"b")],
+        &server,
+    );
+    let source = json!({"feed": "metalink", "uri": repo.path()});
+    let run = run_as(
+        "check",
+        &[],
+        &json!({"source": source, "version": {"version": "1.0.0"}}).to_string(),
+        &[],
+    );
+    assert!(run.ok, "{}", run.stderr);
+    assert_eq!(versions(&run.json()), ["1.0.0"]);
+    assert!(
+        run.stderr
+            .contains("skipping 1.0.1: file name \".x.partial\" is hidden (starts with \".\")\n"),
+        "{}",
+        run.stderr
+    );
+    assert!(
+        run.stderr
+            .contains("skipping 1.0.2: two of its files are named \"dup\"\n"),
+        "{}",
+        run.stderr
     );
 }

@@ -119,7 +119,8 @@ impl Serialize for Version {
 }
 
 /// Refuse a published file name that could escape the folder it is saved
-/// in or overwrite the files `in` writes itself.
+/// in or overwrite the files `in` writes itself (its records and its
+/// hidden temporary files).
 pub fn check_file_name(name: &str) -> Result<(), String> {
     if name.is_empty() {
         return Err("an empty file name".into());
@@ -127,8 +128,13 @@ pub fn check_file_name(name: &str) -> Result<(), String> {
     if name.contains(['/', '\\', '\0']) {
         return Err(format!("file name {name:?} contains a path separator"));
     }
-    if name == "." || name.contains("..") {
+    if name.contains("..") {
         return Err(format!("file name {name:?} contains \"..\""));
+    }
+    // `in` keeps its temporary files under hidden names; a published name
+    // never may be one, so the two can never collide.
+    if name.starts_with('.') {
+        return Err(format!("file name {name:?} is hidden (starts with \".\")"));
     }
     if matches!(name, "version" | "version.json" | "metadata.json") {
         return Err(format!(
@@ -184,6 +190,7 @@ mod tests {
             "a\\b",
             "..",
             ".",
+            ".x.partial",
             "x..tgz",
             "metadata.json",
             "version",

@@ -4,7 +4,10 @@
 //! line, pre-releases, files), fingerprinted over their matching files and
 //! sorted locally, oldest first.
 
-use patchline_core::{fingerprint, Release};
+use std::collections::BTreeSet;
+
+use patchline_core::release::check_file_name;
+use patchline_core::{fingerprint, Release, ReleaseFile};
 use patchline_transport::Transport;
 
 use crate::log::Log;
@@ -60,6 +63,10 @@ pub fn candidates(
             ));
             continue;
         }
+        if let Err(reason) = check_files(&release.files) {
+            log.info(format!("skipping {version}: {reason}"));
+            continue;
+        }
         let fingerprint = fingerprint(&release.files);
         candidates.push(Candidate {
             release,
@@ -99,4 +106,17 @@ pub fn candidates(
             .unwrap_or_default()
     ));
     Ok(candidates)
+}
+
+/// Refuse a release `in` could not save safely: a file name that escapes
+/// the destination or hides, or two files under one name.
+fn check_files(files: &[ReleaseFile]) -> Result<(), String> {
+    let mut names = BTreeSet::new();
+    for file in files {
+        check_file_name(&file.name)?;
+        if !names.insert(file.name.as_str()) {
+            return Err(format!("two of its files are named {:?}", file.name));
+        }
+    }
+    Ok(())
 }

@@ -6,12 +6,11 @@
 //! carries the real name. The records (`metadata.json`, `version.json`,
 //! `version`) are written last, each atomically.
 
-use std::fs::{self, File};
+use std::fs;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 use std::time::Instant;
 
-use patchline_core::release::check_file_name;
 use patchline_core::secret::redact_url;
 use patchline_core::verify::Expectation;
 use patchline_core::{FileFilter, HashAlgorithm, ReleaseFile};
@@ -77,12 +76,6 @@ pub fn get(
             wanted.version, params.files
         )));
     }
-    for file in &files {
-        check_file_name(&file.name).map_err(|reason| {
-            ResourceError::Feed(format!("version {}: {reason}", wanted.version))
-        })?;
-    }
-
     fs::create_dir_all(dest).map_err(|err| ResourceError::io(dest, err))?;
     let verified = if params.skip_download {
         log.info(format!(
@@ -277,7 +270,14 @@ fn download_from(
     transport: &Transport,
 ) -> Result<String, ResourceError> {
     let location = Location::parse(url)?;
-    let file = File::create(partial).map_err(|err| ResourceError::io(partial, err))?;
+    // A leftover of an earlier, killed run (even a link planted there) is
+    // removed, never written through.
+    let _ = fs::remove_file(partial);
+    let file = fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .open(partial)
+        .map_err(|err| ResourceError::io(partial, err))?;
     let mut writer = BufWriter::with_capacity(1 << 20, file);
     let mut verifier = expectation.start();
     let streamed = transport.stream(&location, |bytes| {

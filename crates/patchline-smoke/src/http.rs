@@ -1,7 +1,7 @@
 //! The HTTP check: one request, then its status, latency and body compared
 //! with what the config expects.
 
-use std::io::ErrorKind;
+use std::io::{ErrorKind, Read};
 use std::time::{Duration, Instant};
 
 use ureq::http::{Request, Uri};
@@ -38,11 +38,15 @@ pub(crate) fn attempt(probe: &HttpProbe, time_left: Duration) -> Result<(), Stri
     let mut response = agent
         .run(request)
         .map_err(|err| describe(&err, &probe.url, time_left))?;
+    // Only the first BODY_LIMIT bytes are compared: read that much and stop,
+    // so a huge answer costs neither memory nor a false failure.
+    let mut body = Vec::new();
     let body = response
         .body_mut()
-        .with_config()
-        .limit(BODY_LIMIT)
-        .read_to_vec();
+        .as_reader()
+        .take(BODY_LIMIT)
+        .read_to_end(&mut body)
+        .map(|_| body);
     let latency = started.elapsed();
 
     let status = response.status().as_u16();
@@ -60,13 +64,11 @@ pub(crate) fn attempt(probe: &HttpProbe, time_left: Duration) -> Result<(), Stri
     }
     let body = match body {
         Ok(body) => body,
-        // A body cut short by the size limit is still worth comparing; any
-        // other read failure means the answer never fully arrived.
-        Err(ureq::Error::BodyExceedsLimit(_)) => Vec::new(),
+        // A read failure means the answer never fully arrived.
         Err(err) => {
             return Err(format!(
                 "reading the body failed: {}",
-                describe(&err, &probe.url, time_left)
+                describe(&ureq::Error::Io(err), &probe.url, time_left)
             ))
         }
     };
@@ -110,5 +112,45 @@ fn describe(err: &ureq::Error, url: &str, time_left: Duration) -> String {
             format!("{what} ({host}:{port})")
         }
         Err(_) => what,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{run_check, Backoff, Config, Expand};
+
+    #[test]
+    fn a_body_past_the_limit_is_compared_on_its_first_bytes() {
+        let server = tiny_http::Server::http("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/big", server.server_addr());
+        let big = "a".repeat(5_000_000) + "tail";
+        let serving = std::thread::spawn(move || {
+            for request in server.incoming_requests().take(2) {
+                let _ = request.respond(tiny_http::Response::from_string(big.clone()));
+            }
+        });
+        let config = Config::from_yaml(
+            &format!(
+                "deadline: 5s\nchecks:\n- {{name: head, http: {{url: '{url}', body_contains: aaa}}}}\n\
+                 - {{name: tail, deadline: 300ms, http: {{url: '{url}', body_contains: tail}}}}\n"
+            ),
+            &Expand::new([]),
+        )
+        .unwrap();
+        let backoff = || {
+            Backoff::new(
+                std::time::Duration::from_secs(5),
+                std::time::Duration::from_secs(5),
+            )
+        };
+
+        let head = run_check(&config.checks[0], backoff());
+        assert!(head.passed, "{:?}", head.reason);
+        let tail = run_check(&config.checks[1], backoff());
+        assert_eq!(
+            tail.reason.as_deref(),
+            Some("body does not contain \"tail\"")
+        );
+        serving.join().unwrap();
     }
 }
