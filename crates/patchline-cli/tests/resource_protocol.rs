@@ -592,10 +592,21 @@ fn out_records_one_event_per_put_in_the_ledger() {
     assert_eq!(event["line"]["version"], "621.x");
 
     // Missing params are one line naming the field; nothing is recorded.
+    let outside = tempfile::tempdir().unwrap();
+    fs::write(outside.path().join("secret.txt"), "not for the ledger").unwrap();
+    std::os::unix::fs::symlink(
+        outside.path().join("secret.txt"),
+        build.path().join("linked.txt"),
+    )
+    .unwrap();
+    std::os::unix::fs::symlink(outside.path(), build.path().join("linked")).unwrap();
     for (params, expected) in [
         (json!({"from": "stemcell"}), "out: error: params.environment: required (sandbox, dev, production, ...)\n"),
         (json!({"environment": "dev"}), "out: error: params.from: required: the folder of a get of this resource or of an apply output\n"),
         (json!({"environment": "dev", "from": "nowhere"}), "out: error: params.from: \"nowhere\" is not a folder of this build\n"),
+        (json!({"environment": "dev", "from": ""}), "out: error: params.from: required: the folder of a get of this resource or of an apply output\n"),
+        (json!({"environment": "dev", "from": "linked"}), "out: error: params.from: \"linked\" must be a path inside the build (relative, without ..)\n"),
+        (json!({"environment": "dev", "from": "stemcell", "notes": "linked.txt"}), "out: error: params.notes: \"linked.txt\" must be a path inside the build (relative, without ..)\n"),
         (json!({"environment": "dev", "from": "/etc"}), "out: error: params.from: \"/etc\" must be a path inside the build (relative, without ..)\n"),
         (json!({"environment": "dev", "from": "stemcell", "notes": "../secret"}), "out: error: params.notes: \"../secret\" must be a path inside the build (relative, without ..)\n"),
         (json!({"environment": "dev", "from": "stemcell", "status": "done"}), "out: error: params.status: unknown variant `done`, expected one of `applied`, `failed`, `rolled-back`, `repaved`\n"),

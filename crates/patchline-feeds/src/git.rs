@@ -55,7 +55,7 @@ pub fn checkout(url: &str) -> Result<PathBuf, FeedError> {
         git(
             url,
             None,
-            &["clone", "--quiet", "--depth", "1", url, &staging_arg],
+            &["clone", "--quiet", "--depth", "1", "--", url, &staging_arg],
         )?;
         fs::rename(&staging, &dir)
             .map_err(|err| FeedError::Git(format!("cannot move the clone into place: {err}")))?;
@@ -83,9 +83,11 @@ fn git(url: &str, dir: Option<&Path>, args: &[&str]) -> Result<(), FeedError> {
         return Ok(());
     }
     let stderr = String::from_utf8_lossy(&output.stderr);
-    let reason = stderr
-        .lines()
-        .rfind(|line| !line.trim().is_empty())
+    // git ends with hints; its `fatal:` line says what went wrong.
+    let lines = || stderr.lines().filter(|line| !line.trim().is_empty());
+    let reason = lines()
+        .find(|line| line.starts_with("fatal:") || line.starts_with("error:"))
+        .or_else(|| lines().last())
         .unwrap_or("no message");
     Err(FeedError::Git(format!(
         "git {} of {} failed: {}",

@@ -44,6 +44,13 @@ impl Repository {
             if url.is_empty() {
                 return Err(FeedError::Uri(format!("{uri:?} names no git repository")));
             }
+            // git would read a leading `-` as one of its options.
+            if url.starts_with('-') {
+                return Err(FeedError::Uri(format!(
+                    "{:?} is not a git repository URL or path",
+                    patchline_core::secret::redact_url(url)
+                )));
+            }
             if folder.split('/').any(|part| part == "..") {
                 return Err(FeedError::Uri(format!(
                     "{uri:?}: the folder may not contain \"..\""
@@ -320,6 +327,7 @@ mod tests {
             }
         );
         assert!(Repository::parse("https://host/x").is_err());
+        assert!(Repository::parse("git+--upload-pack=touch x//f").is_err());
         assert!(Repository::parse("git+https://h/r//a/../../etc").is_err());
     }
 

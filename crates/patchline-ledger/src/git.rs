@@ -99,7 +99,7 @@ impl Git {
         };
         let key_file = write_key(key, key_dir)?;
         let ssh_command = format!(
-            "{ssh_program} -i {} -o StrictHostKeyChecking=no -o IdentitiesOnly=yes -o BatchMode=yes",
+            "{ssh_program} -i {} -o StrictHostKeyChecking=no -o IdentitiesOnly=yes -o BatchMode=yes {SSH_DEADLINES}",
             shell_quote(&key_file.path().to_string_lossy())
         );
         Ok(Git {
@@ -124,6 +124,12 @@ impl Git {
                 "commit.gpgsign=false",
                 "-c",
                 "core.hooksPath=/dev/null",
+                // A server that stops answering fails the step instead of
+                // hanging it: under 1 byte/s for a minute aborts HTTP(S).
+                "-c",
+                "http.lowSpeedLimit=1",
+                "-c",
+                "http.lowSpeedTime=60",
             ])
             .args(args)
             .stdin(Stdio::null())
@@ -195,6 +201,11 @@ fn write_key(key: &Secret, dir: &Path) -> Result<NamedTempFile, LedgerError> {
         .map_err(|err| LedgerError::io("write the key file", path, err))?;
     Ok(file)
 }
+
+/// ssh gives up on a server that does not answer within 30 s, or stops
+/// answering for a minute, instead of hanging the step.
+const SSH_DEADLINES: &str =
+    "-o ConnectTimeout=30 -o ServerAliveInterval=15 -o ServerAliveCountMax=4";
 
 /// Quote `text` for the shell that runs `GIT_SSH_COMMAND`.
 fn shell_quote(text: &str) -> String {
@@ -270,7 +281,8 @@ mod tests {
         assert_eq!(
             git.ssh_command.as_deref().unwrap(),
             format!(
-                "ssh -i '{}' -o StrictHostKeyChecking=no -o IdentitiesOnly=yes -o BatchMode=yes",
+                "ssh -i '{}' -o StrictHostKeyChecking=no -o IdentitiesOnly=yes -o BatchMode=yes \
+                 -o ConnectTimeout=30 -o ServerAliveInterval=15 -o ServerAliveCountMax=4",
                 key_path.display()
             )
         );

@@ -2,7 +2,7 @@
 //! repaved in an environment) in the ledger.
 
 use std::fs;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use patchline_ledger::{Build, Event, Status};
 
@@ -31,13 +31,13 @@ pub fn put(request: &OutRequest, build_dir: &Path) -> Result<Response, ResourceE
                 "params.environment: required (sandbox, dev, production, ...)".into(),
             )
         })?;
-    let from = params.from.ok_or_else(|| {
+    let from = params.from.filter(|from| !from.is_empty()).ok_or_else(|| {
         ResourceError::Request(
             "params.from: required: the folder of a get of this resource or of an apply output"
                 .into(),
         )
     })?;
-    let from_dir = build_dir.join(inside_build("params.from", &from)?);
+    let from_dir = inside_build(build_dir, "params.from", &from)?;
 
     let (version, fingerprint, apply) = read_version(&from_dir, &from)?;
     let status = match (
@@ -64,7 +64,7 @@ pub fn put(request: &OutRequest, build_dir: &Path) -> Result<Response, ResourceE
         Build::from_env(),
     );
     if let Some(notes) = &params.notes {
-        let path = build_dir.join(inside_build("params.notes", notes)?);
+        let path = inside_build(build_dir, "params.notes", notes)?;
         event = event.with_notes(read_notes(&path, notes)?);
     }
     if let Some(apply) = apply {
@@ -155,19 +155,30 @@ fn read_notes(path: &Path, given: &str) -> Result<String, ResourceError> {
         })
 }
 
-/// Refuse a path param that leaves the build's folder: `from` and `notes`
-/// name artifacts of the build, never other files of the container.
-fn inside_build<'a>(field: &str, path: &'a str) -> Result<&'a Path, ResourceError> {
-    let path = Path::new(path);
-    let escapes = path.is_absolute()
-        || path
+/// Resolve a path param inside the build's folder: `from` and `notes`
+/// name artifacts of the build, never other files of the container, not
+/// even through a symbolic link.
+fn inside_build(build_dir: &Path, field: &str, given: &str) -> Result<PathBuf, ResourceError> {
+    let refuse = || {
+        ResourceError::Request(format!(
+            "{field}: {given:?} must be a path inside the build (relative, without ..)"
+        ))
+    };
+    let relative = Path::new(given);
+    if given.is_empty()
+        || relative.is_absolute()
+        || relative
             .components()
-            .any(|part| matches!(part, std::path::Component::ParentDir));
-    if escapes {
-        return Err(ResourceError::Request(format!(
-            "{field}: {:?} must be a path inside the build (relative, without ..)",
-            path.display().to_string()
-        )));
+            .any(|part| matches!(part, std::path::Component::ParentDir))
+    {
+        return Err(refuse());
+    }
+    let path = build_dir.join(relative);
+    // A path that does not exist yet is reported by its reader.
+    if let (Ok(real), Ok(root)) = (path.canonicalize(), build_dir.canonicalize()) {
+        if !real.starts_with(&root) {
+            return Err(refuse());
+        }
     }
     Ok(path)
 }

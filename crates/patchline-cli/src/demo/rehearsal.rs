@@ -424,22 +424,15 @@ impl BuildContext<'_> {
             .resource(resource_name)
             .ok_or_else(|| anyhow!("no resource {resource_name}"))?;
 
-        // `out` sees every artifact of the build as a folder of $1.
-        let put_dir = self.dir.join(format!(".put-{}", self.artifacts.len()));
-        fs::create_dir_all(&put_dir)?;
-        for (name, path) in &self.artifacts {
-            let link = put_dir.join(name);
-            if !link.exists() {
-                std::os::unix::fs::symlink(path, &link)?;
-            }
-        }
+        // Every artifact is a folder of the build's own folder, as `out`
+        // sees them in its `$1`.
         let request =
             json!({"source": to_json(&resource.source)?, "params": to_json(&put.params)?});
         let mut env = resource_env();
         env.extend(self.build_env.iter().cloned());
         let answer = self.rehearsal.resource_command(
             "out",
-            &[&put_dir],
+            &[&self.dir],
             &request,
             &env,
             Some(&self.log()),
@@ -447,6 +440,7 @@ impl BuildContext<'_> {
 
         if !put.no_get {
             let dest = self.dir.join(&put.put);
+            let _ = fs::remove_dir_all(&dest);
             fs::create_dir_all(&dest)?;
             self.fetch(resource, &answer["version"], &put.get_params, &dest)?;
             self.artifacts.insert(put.put.clone(), dest);
@@ -474,11 +468,20 @@ impl BuildContext<'_> {
                 None => return Err(format!("{}: input {} is missing", task.task, input.name)),
             }
         }
+        // An output is a fresh folder of the build, where the task sees it
+        // at its path; it replaces an artifact of the same name.
         let mut outputs = Vec::new();
         for output in &config.outputs {
+            let artifact = task.artifact_for_output(&output.name).to_string();
+            let folder = self.dir.join(&artifact);
+            let _ = fs::remove_dir_all(&folder);
+            fs::create_dir_all(&folder).map_err(|err| fail(err.into()))?;
             let path = work.join(output.path.as_deref().unwrap_or(&output.name));
-            fs::create_dir_all(&path).map_err(|err| fail(err.into()))?;
-            outputs.push((task.artifact_for_output(&output.name).to_string(), path));
+            if let Some(parent) = path.parent() {
+                fs::create_dir_all(parent).map_err(|err| fail(err.into()))?;
+            }
+            std::os::unix::fs::symlink(&folder, &path).map_err(|err| fail(err.into()))?;
+            outputs.push((artifact, folder));
         }
 
         let mut params: BTreeMap<String, String> = config
