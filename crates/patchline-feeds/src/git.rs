@@ -87,7 +87,7 @@ fn git(url: &str, dir: Option<&Path>, args: &[&str]) -> Result<(), FeedError> {
     let lines = || stderr.lines().filter(|line| !line.trim().is_empty());
     let reason = lines()
         .find(|line| line.starts_with("fatal:") || line.starts_with("error:"))
-        .or_else(|| lines().last())
+        .or_else(|| lines().next_back())
         .unwrap_or("no message");
     Err(FeedError::Git(format!(
         "git {} of {} failed: {}",
