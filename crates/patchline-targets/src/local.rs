@@ -169,6 +169,7 @@ impl LocalTarget {
         let versions = self.versions();
         std::fs::create_dir_all(&versions)
             .map_err(|err| TargetError::io("create", &versions, err))?;
+        self.clear_leftovers()?;
         let staging = tempfile::Builder::new()
             .prefix(".staging-")
             .tempdir_in(&self.root)
@@ -209,6 +210,31 @@ impl LocalTarget {
             let _ = std::fs::remove_dir_all(&staged);
             TargetError::io("move into place", folder, err)
         })?;
+        Ok(())
+    }
+
+    /// Remove what an apply killed mid-way left behind (staging and
+    /// retired folders, a half-made link). Only called under the
+    /// environment lock, so no running apply owns them.
+    fn clear_leftovers(&self) -> Result<(), TargetError> {
+        let entries = std::fs::read_dir(&self.root)
+            .map_err(|err| TargetError::io("read", &self.root, err))?;
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if [".staging-", ".retired-", ".current-"]
+                .iter()
+                .any(|prefix| name.starts_with(prefix))
+            {
+                let path = entry.path();
+                let removed = if path.is_dir() && !path.is_symlink() {
+                    std::fs::remove_dir_all(&path)
+                } else {
+                    std::fs::remove_file(&path)
+                };
+                removed.map_err(|err| TargetError::io("remove", &path, err))?;
+                eprintln!("removed {name}, left by an interrupted apply");
+            }
+        }
         Ok(())
     }
 
@@ -456,6 +482,24 @@ mod tests {
         run(&env, &patch(&env, "1.4", 'a'), 10, Action::Rollback).unwrap();
         run(&env, &patch(&env, "1.5", 'a'), 11, Action::Apply).unwrap();
         assert_eq!(on_disk(&env), vec!["1.3", "1.5"]);
+    }
+
+    #[test]
+    fn leftovers_of_a_killed_apply_are_removed_by_the_next() {
+        let env = env(5);
+        run(&env, &patch(&env, "1.1", 'a'), 1, Action::Apply).unwrap();
+        let root = env.target.root();
+        std::fs::create_dir_all(root.join(".staging-x1/deep")).unwrap();
+        std::fs::create_dir(root.join(".retired-x2")).unwrap();
+        std::os::unix::fs::symlink("versions/1.1", root.join(".current-77")).unwrap();
+
+        run(&env, &patch(&env, "1.2", 'b'), 2, Action::Apply).unwrap();
+        let mut names: Vec<_> = std::fs::read_dir(root)
+            .unwrap()
+            .map(|e| e.unwrap().file_name().into_string().unwrap())
+            .collect();
+        names.sort();
+        assert_eq!(names, ["current", "state.json", "versions"]);
     }
 
     #[test]
