@@ -429,6 +429,19 @@ fn bad_requests_fail_with_one_line_naming_the_field() {
         format!("check: error: source.uri: {missing}: server answered HTTP 404\n")
     );
 
+    let version = run_as("patchline", &["--version"], "", &[]);
+    assert_eq!(
+        version.stdout,
+        format!("patchline {}\n", env!("CARGO_PKG_VERSION"))
+    );
+    let help = run_as("patchline", &["--help"], "", &[]);
+    assert!(
+        help.ok
+            && help
+                .stdout
+                .starts_with("usage: patchline <check|in|out|apply|smoke-test|demo>")
+    );
+
     let run = run_as("in", &[], r#"{}"#, &[]);
     assert_eq!(
         run.stderr,
@@ -600,6 +613,12 @@ fn out_records_one_event_per_put_in_the_ledger() {
     )
     .unwrap();
     std::os::unix::fs::symlink(outside.path(), build.path().join("linked")).unwrap();
+    fs::create_dir(build.path().join("odd")).unwrap();
+    fs::write(
+        build.path().join("odd/apply.json"),
+        json!({"version": "621.125", "fingerprint": "md5:abc"}).to_string(),
+    )
+    .unwrap();
     for (params, expected) in [
         (json!({"from": "stemcell"}), "out: error: params.environment: required (sandbox, dev, production, ...)\n"),
         (json!({"environment": "dev"}), "out: error: params.from: required: the folder of a get of this resource or of an apply output\n"),
@@ -607,6 +626,7 @@ fn out_records_one_event_per_put_in_the_ledger() {
         (json!({"environment": "dev", "from": ""}), "out: error: params.from: required: the folder of a get of this resource or of an apply output\n"),
         (json!({"environment": "dev", "from": "linked"}), "out: error: params.from: \"linked\" must be a path inside the build (relative, without ..)\n"),
         (json!({"environment": "dev", "from": "stemcell", "notes": "linked.txt"}), "out: error: params.notes: \"linked.txt\" must be a path inside the build (relative, without ..)\n"),
+        (json!({"environment": "dev", "from": "odd"}), "out: error: params.from: odd holds the fingerprint \"md5:abc\", not sha256:<64 hex digits>\n"),
         (json!({"environment": "dev", "from": "/etc"}), "out: error: params.from: \"/etc\" must be a path inside the build (relative, without ..)\n"),
         (json!({"environment": "dev", "from": "stemcell", "notes": "../secret"}), "out: error: params.notes: \"../secret\" must be a path inside the build (relative, without ..)\n"),
         (json!({"environment": "dev", "from": "stemcell", "status": "done"}), "out: error: params.status: unknown variant `done`, expected one of `applied`, `failed`, `rolled-back`, `repaved`\n"),

@@ -32,6 +32,17 @@ pub fn fingerprint<'a>(files: impl IntoIterator<Item = &'a ReleaseFile>) -> Stri
     format!("sha256:{}", hex::encode(hasher.finalize()))
 }
 
+/// Say whether `text` has the shape of a fingerprint: `sha256:` and 64
+/// lower-case hexadecimal digits.
+pub fn is_fingerprint(text: &str) -> bool {
+    text.strip_prefix("sha256:").is_some_and(|hex| {
+        hex.len() == 64
+            && hex
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use std::collections::BTreeMap;
@@ -63,6 +74,14 @@ mod tests {
         // Other bytes or another file set: another fingerprint.
         assert_ne!(fingerprint([&file("a.tgz", "ab", "u"), &b]), base);
         assert_ne!(fingerprint([&a]), base);
+    }
+
+    #[test]
+    fn only_sha256_fingerprints_have_the_shape() {
+        let a = file("a.tgz", "aa", "u");
+        assert!(is_fingerprint(&fingerprint([&a])));
+        assert!(!is_fingerprint("md5:abc"));
+        assert!(!is_fingerprint(&format!("sha256:{}", "A".repeat(64))));
     }
 
     #[test]

@@ -11,7 +11,7 @@ pub mod verify;
 pub mod version;
 
 pub use files::FileFilter;
-pub use fingerprint::fingerprint;
+pub use fingerprint::{fingerprint, is_fingerprint};
 pub use line::VersionLine;
 pub use release::{HashAlgorithm, Release, ReleaseFile};
 pub use secret::Secret;

@@ -38,14 +38,54 @@ impl fmt::Display for Secret {
 }
 
 impl<'de> Deserialize<'de> for Secret {
+    /// Accept a string; anything else is refused without echoing the value,
+    /// as serde's own messages would (`invalid type: integer 424242`).
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        String::deserialize(deserializer).map(Secret)
+        struct SecretVisitor;
+
+        impl serde::de::Visitor<'_> for SecretVisitor {
+            type Value = Secret;
+
+            fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+                f.write_str("a string")
+            }
+
+            fn visit_str<E: serde::de::Error>(self, value: &str) -> Result<Secret, E> {
+                Ok(Secret(value.to_string()))
+            }
+
+            fn visit_bool<E: serde::de::Error>(self, _: bool) -> Result<Secret, E> {
+                Err(not_a_string())
+            }
+
+            fn visit_i64<E: serde::de::Error>(self, _: i64) -> Result<Secret, E> {
+                Err(not_a_string())
+            }
+
+            fn visit_u64<E: serde::de::Error>(self, _: u64) -> Result<Secret, E> {
+                Err(not_a_string())
+            }
+
+            fn visit_f64<E: serde::de::Error>(self, _: f64) -> Result<Secret, E> {
+                Err(not_a_string())
+            }
+        }
+
+        fn not_a_string<E: serde::de::Error>() -> E {
+            E::custom("expected a string (the value given is not shown)")
+        }
+
+        deserializer.deserialize_any(SecretVisitor)
     }
 }
 
 /// Hide the parts of a URL that may carry credentials, so it can be
 /// logged: the user information (`https://user:token@host/`) and the query
 /// string, where signed download URLs keep their signature.
+///
+/// A password with an unencoded `/` or `#` (`https://u:pa/ss@host/`) makes
+/// the URL ambiguous; any `user:...@` before the last `@` is hidden too,
+/// since showing a password costs more than hiding a path.
 pub fn redact_url(url: &str) -> String {
     let (url, had_query) = match url.split_once('?') {
         Some((base, _)) => (base, true),
@@ -56,7 +96,10 @@ pub fn redact_url(url: &str) -> String {
         return format!("{url}{query}");
     };
     let authority_end = rest.find(['/', '#']).unwrap_or(rest.len());
-    match rest[..authority_end].rfind('@') {
+    let userinfo_end = rest[..authority_end]
+        .rfind('@')
+        .or_else(|| rest.rfind('@').filter(|at| rest[..*at].contains(':')));
+    match userinfo_end {
         Some(at) => format!("{scheme}://***@{}{query}", &rest[at + 1..]),
         None => format!("{url}{query}"),
     }
@@ -71,6 +114,10 @@ mod tests {
         let secret: Secret = serde_json::from_str("\"hunter2\"").unwrap();
         assert_eq!(format!("{secret} {secret:?}"), "<redacted> <redacted>");
         assert_eq!(secret.expose(), "hunter2");
+        let err = serde_json::from_str::<Secret>("424242")
+            .unwrap_err()
+            .to_string();
+        assert!(!err.contains("424242"), "{err}");
     }
 
     #[test]
@@ -84,6 +131,8 @@ mod tests {
             "https://git.example/a@b"
         );
         assert_eq!(redact_url("/srv/ledger"), "/srv/ledger");
+        assert_eq!(redact_url("https://u:SEC/RET@host/x"), "https://***@host/x");
+        assert_eq!(redact_url("https://u:SEC#RET@host/x"), "https://***@host/x");
         assert_eq!(
             redact_url("https://s3.example/f.tgz?X-Amz-Signature=abc"),
             "https://s3.example/f.tgz?***"

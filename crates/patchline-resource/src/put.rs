@@ -40,6 +40,11 @@ pub fn put(request: &OutRequest, build_dir: &Path) -> Result<Response, ResourceE
     let from_dir = inside_build(build_dir, "params.from", &from)?;
 
     let (version, fingerprint, apply) = read_version(&from_dir, &from)?;
+    if !patchline_core::is_fingerprint(&fingerprint) {
+        return Err(ResourceError::Request(format!(
+            "params.from: {from} holds the fingerprint {fingerprint:?}, not sha256:<64 hex digits>"
+        )));
+    }
     let status = match (
         params.status,
         apply

@@ -25,6 +25,14 @@ pub fn run(command: &str, args: Vec<OsString>) -> anyhow::Result<ExitCode> {
         "apply" => apply::run(args),
         "smoke-test" => smoke_test::run(args),
         "demo" => demo::run(args),
+        "help" | "--help" | "-h" => {
+            println!("{USAGE}");
+            Ok(ExitCode::SUCCESS)
+        }
+        "version" | "--version" | "-V" => {
+            println!("patchline {}", env!("CARGO_PKG_VERSION"));
+            Ok(ExitCode::SUCCESS)
+        }
         other => anyhow::bail!("unknown command {other:?}; {USAGE}"),
     }
 }
