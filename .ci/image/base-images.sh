@@ -97,7 +97,7 @@ ensure() {
     fi
     old_id=$(docker image inspect --format '{{.Id}}' "$name" 2>/dev/null || true)
 
-    work=$(mktemp -d "${TMPDIR:-/tmp}/patchline-base-image.XXXXXX")
+    work=$(mktemp -d)
     debootstrap_into "$work/rootfs" "$packages"
     local path=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin
     local changes=(--change "LABEL $label=$recipe" --change 'CMD ["/bin/bash"]')
