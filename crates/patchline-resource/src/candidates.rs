@@ -11,6 +11,7 @@ use patchline_core::{fingerprint, Release, ReleaseFile};
 use patchline_transport::Transport;
 
 use crate::log::Log;
+use crate::protocol::VersionRef;
 use crate::source::Source;
 use crate::ResourceError;
 
@@ -21,6 +22,16 @@ pub struct Candidate {
     pub release: Release,
     /// The fingerprint of those files.
     pub fingerprint: String,
+}
+
+impl Candidate {
+    /// Return the version as Concourse stores it.
+    pub fn version_ref(&self) -> VersionRef {
+        VersionRef {
+            version: self.release.version.as_str().to_string(),
+            fingerprint: Some(self.fingerprint.clone()),
+        }
+    }
 }
 
 /// Return the versions `source` offers, oldest first.

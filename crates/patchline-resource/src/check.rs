@@ -3,7 +3,7 @@
 use patchline_core::Version;
 use patchline_transport::Transport;
 
-use crate::candidates::candidates;
+use crate::candidates::{candidates, Candidate};
 use crate::log::Log;
 use crate::protocol::{CheckRequest, VersionRef};
 use crate::ResourceError;
@@ -18,15 +18,11 @@ pub fn check(
 ) -> Result<Vec<VersionRef>, ResourceError> {
     let log = Log::new(request.source.debug);
     let offered = candidates(&request.source, transport, &log)?;
-    let as_ref = |c: &crate::candidates::Candidate| VersionRef {
-        version: c.release.version.as_str().to_string(),
-        fingerprint: Some(c.fingerprint.clone()),
-    };
     let Some(latest) = offered.last() else {
         return Ok(Vec::new());
     };
     let Some(current) = &request.version else {
-        return Ok(vec![as_ref(latest)]);
+        return Ok(vec![latest.version_ref()]);
     };
 
     if let Some(at) = offered
@@ -34,26 +30,20 @@ pub fn check(
         .position(|c| c.release.version.as_str() == current.version)
     {
         let now = &offered[at].fingerprint;
-        if current
-            .fingerprint
-            .as_ref()
-            .is_some_and(|before| before != now)
-        {
+        if let Some(before) = current.fingerprint.as_ref().filter(|before| *before != now) {
             log.info(format!(
-                "version {} was republished: fingerprint {} is now {}",
-                current.version,
-                current.fingerprint.as_deref().unwrap_or_default(),
-                now
+                "version {} was republished: fingerprint {before} is now {now}",
+                current.version
             ));
         }
-        return Ok(offered[at..].iter().map(as_ref).collect());
+        return Ok(offered[at..].iter().map(Candidate::version_ref).collect());
     }
 
     let newer: Vec<VersionRef> = match Version::parse(&current.version) {
         Ok(current) => offered
             .iter()
             .filter(|c| c.release.version.cmp_precedence(&current).is_gt())
-            .map(as_ref)
+            .map(Candidate::version_ref)
             .collect(),
         Err(_) => Vec::new(),
     };
@@ -67,7 +57,7 @@ pub fn check(
         }
     ));
     Ok(if newer.is_empty() {
-        vec![as_ref(latest)]
+        vec![latest.version_ref()]
     } else {
         newer
     })

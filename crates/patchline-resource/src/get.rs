@@ -96,10 +96,7 @@ pub fn get(
             .collect()
     };
 
-    let version = VersionRef {
-        version: candidate.release.version.as_str().to_string(),
-        fingerprint: Some(candidate.fingerprint.clone()),
-    };
+    let version = candidate.version_ref();
     let metadata = Metadata {
         version: &version.version,
         fingerprint: &candidate.fingerprint,
