@@ -171,35 +171,26 @@ fn download_all(
     transport: &Transport,
     log: &Log,
 ) -> Result<Vec<Verified>, ResourceError> {
-    let jobs: Vec<(usize, &ReleaseFile, &Expectation)> = files
-        .iter()
-        .zip(expectations)
-        .enumerate()
-        .map(|(i, (file, exp))| (i, *file, exp))
-        .collect();
-    let mut results: Vec<Option<Result<Verified, ResourceError>>> =
-        (0..files.len()).map(|_| None).collect();
+    let jobs: Vec<(&ReleaseFile, &Expectation)> = files.iter().copied().zip(expectations).collect();
+    let mut verified = Vec::with_capacity(jobs.len());
     for batch in jobs.chunks(PARALLEL_DOWNLOADS) {
-        let done: Vec<(usize, Result<Verified, ResourceError>)> = std::thread::scope(|scope| {
+        // Every download of the batch finishes (or fails) before the first
+        // failure is reported, so none is left writing after we return.
+        let results: Vec<Result<Verified, ResourceError>> = std::thread::scope(|scope| {
             let handles: Vec<_> = batch
                 .iter()
-                .map(|(i, file, exp)| {
-                    scope.spawn(move || (*i, download(file, exp, dest, transport, log)))
-                })
+                .map(|(file, exp)| scope.spawn(move || download(file, exp, dest, transport, log)))
                 .collect();
             handles
                 .into_iter()
                 .map(|h| h.join().expect("a download thread panicked"))
                 .collect()
         });
-        for (i, result) in done {
-            results[i] = Some(result);
+        for result in results {
+            verified.push(result?);
         }
     }
-    results
-        .into_iter()
-        .map(|r| r.expect("every file was downloaded"))
-        .collect()
+    Ok(verified)
 }
 
 /// Download one file from its first URL that works, verified.
