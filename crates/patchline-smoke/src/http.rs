@@ -18,6 +18,7 @@ const BODY_LIMIT: u64 = 4 * 1024 * 1024;
 /// answer is not the expected one.
 pub(crate) fn attempt(probe: &HttpProbe, time_left: Duration) -> Result<(), String> {
     let agent: Agent = Agent::config_builder()
+        .tls_config(patchline_transport::tls_config())
         .timeout_global(Some(time_left))
         .max_redirects(0)
         .http_status_as_error(false)

@@ -197,9 +197,8 @@ impl Transport {
 
     fn agent(&self) -> &Agent {
         self.agent.get_or_init(|| {
-            let tls = TlsConfig::builder().root_certs(system_roots()).build();
             Agent::config_builder()
-                .tls_config(tls)
+                .tls_config(tls_config())
                 .timeout_connect(Some(Duration::from_secs(30)))
                 .timeout_per_read(Some(Duration::from_secs(120)))
                 .user_agent(concat!("patchline/", env!("CARGO_PKG_VERSION")))
@@ -228,30 +227,48 @@ fn copy(
     }
 }
 
-/// Read every certificate under `/etc/ssl/certs`; fall back to Mozilla's
-/// roots when there are none.
-fn system_roots() -> RootCerts {
+/// Return the TLS settings every HTTPS client of patchline uses: the
+/// system's roots (see [`system_roots`]), read once per process.
+pub fn tls_config() -> TlsConfig {
+    static ROOTS: OnceLock<RootCerts> = OnceLock::new();
+    let roots = ROOTS.get_or_init(|| system_roots(Path::new(SYSTEM_CERTS)));
+    TlsConfig::builder().root_certs(roots.clone()).build()
+}
+
+/// Read the certificates of a certificates folder: Debian's bundle
+/// `ca-certificates.crt` and every other certificate file in it that is
+/// not a link (Concourse mounts the worker's folder there, with the
+/// operator's own authorities as plain files; the links of a Debian folder
+/// point at certificates the bundle already holds). Without the bundle,
+/// every file is read. Mozilla's roots are used when nothing is found.
+fn system_roots(folder: &Path) -> RootCerts {
+    let bundle = folder.join("ca-certificates.crt");
+    let has_bundle = bundle.is_file();
+    let mut paths: Vec<PathBuf> = std::fs::read_dir(folder)
+        .map(|entries| entries.flatten().map(|e| e.path()).collect())
+        .unwrap_or_default();
+    paths.sort();
+    paths.retain(|path| {
+        path.is_file()
+            && (!has_bundle
+                || *path == bundle
+                || (!path.is_symlink()
+                    && path
+                        .extension()
+                        .is_some_and(|ext| ext == "pem" || ext == "crt")))
+    });
+
     let mut certs = Vec::new();
-    if let Ok(entries) = std::fs::read_dir(SYSTEM_CERTS) {
-        let mut paths: Vec<PathBuf> = entries.flatten().map(|e| e.path()).collect();
-        paths.sort();
-        // Debian's bundle holds every root; reading the per-certificate links
-        // as well would only load the same roots again.
-        let bundle = Path::new(SYSTEM_CERTS).join("ca-certificates.crt");
-        if bundle.is_file() {
-            paths = vec![bundle];
-        }
-        for path in paths.iter().filter(|p| p.is_file()) {
-            if let Ok(pem) = std::fs::read(path) {
-                certs.extend(
-                    ureq::tls::parse_pem(&pem)
-                        .flatten()
-                        .filter_map(|item| match item {
-                            ureq::tls::PemItem::Certificate(cert) => Some(cert),
-                            _ => None,
-                        }),
-                );
-            }
+    for path in &paths {
+        if let Ok(pem) = std::fs::read(path) {
+            certs.extend(
+                ureq::tls::parse_pem(&pem)
+                    .flatten()
+                    .filter_map(|item| match item {
+                        ureq::tls::PemItem::Certificate(cert) => Some(cert),
+                        _ => None,
+                    }),
+            );
         }
     }
     if certs.is_empty() {
@@ -264,6 +281,55 @@ fn system_roots() -> RootCerts {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Return the first `n` certificates of the host's bundle, one PEM each.
+    fn host_certificates(n: usize) -> Option<Vec<String>> {
+        let bundle = std::fs::read_to_string("/etc/ssl/certs/ca-certificates.crt").ok()?;
+        let end = "-----END CERTIFICATE-----";
+        let certs: Vec<String> = bundle
+            .split_inclusive(end)
+            .filter(|part| part.contains("BEGIN CERTIFICATE"))
+            .map(|part| format!("{}\n", part.trim()))
+            .take(n)
+            .collect();
+        (certs.len() == n).then_some(certs)
+    }
+
+    fn count(roots: RootCerts) -> usize {
+        match roots {
+            RootCerts::Specific(certs) => certs.len(),
+            _ => 0,
+        }
+    }
+
+    #[test]
+    fn roots_are_the_bundle_plus_plain_certificate_files() {
+        let Some(certs) = host_certificates(3) else {
+            return;
+        };
+        let folder = tempfile::tempdir().unwrap();
+        let elsewhere = tempfile::tempdir().unwrap();
+        std::fs::write(folder.path().join("ca-certificates.crt"), &certs[0]).unwrap();
+        std::fs::write(folder.path().join("operator-ca.pem"), &certs[1]).unwrap();
+        std::fs::write(elsewhere.path().join("c.pem"), &certs[2]).unwrap();
+        std::os::unix::fs::symlink(elsewhere.path().join("c.pem"), folder.path().join("c.pem"))
+            .unwrap();
+        assert_eq!(
+            count(system_roots(folder.path())),
+            2,
+            "the link is in the bundle"
+        );
+
+        std::fs::remove_file(folder.path().join("ca-certificates.crt")).unwrap();
+        assert_eq!(
+            count(system_roots(folder.path())),
+            2,
+            "without a bundle, every file"
+        );
+
+        let empty = tempfile::tempdir().unwrap();
+        assert!(matches!(system_roots(empty.path()), RootCerts::WebPki));
+    }
 
     #[test]
     fn locations_parse_and_join() {

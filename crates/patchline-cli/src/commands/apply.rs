@@ -12,12 +12,14 @@ use patchline_targets::{
     TargetConfig,
 };
 
+// The environment fallbacks are read by `run`, not by clap: Concourse sets
+// a param declared without a value to the empty string, which must count
+// as unset.
+
 /// Apply a patch folder to an environment through a target.
 ///
 /// Every flag falls back to the environment variable named in its help so
-/// that a Concourse task can set it as a param. The fallbacks are read here
-/// rather than by clap because Concourse sets a param declared without a
-/// value to the empty string, which must count as unset.
+/// that a Concourse task can set it as a param.
 #[derive(Debug, Parser)]
 #[command(name = "apply", version)]
 struct Args {

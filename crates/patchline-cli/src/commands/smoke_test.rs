@@ -27,24 +27,29 @@ const DEFAULT_REPORT: &str = "smoke-report";
 #[command(name = "smoke-test", about = "Check that an environment still works")]
 struct Args {
     /// The checks as inline YAML.
-    #[arg(long, env = "CHECKS", value_name = "YAML")]
+    #[arg(long, env = "CHECKS", hide_env_values = true, value_name = "YAML")]
     checks: Option<String>,
 
     /// A file holding the checks as YAML.
-    #[arg(long, env = "CHECKS_FILE", value_name = "PATH")]
+    #[arg(long, env = "CHECKS_FILE", hide_env_values = true, value_name = "PATH")]
     checks_file: Option<OsString>,
 
     /// Where `junit.xml` and `summary.json` are written [default: smoke-report].
-    #[arg(long, env = "REPORT_DIR", value_name = "DIR")]
+    #[arg(long, env = "REPORT_DIR", hide_env_values = true, value_name = "DIR")]
     report: Option<OsString>,
 
     /// The environment under test; names the JUnit test suite.
-    #[arg(long, env = "ENVIRONMENT", value_name = "NAME")]
+    #[arg(long, env = "ENVIRONMENT", hide_env_values = true, value_name = "NAME")]
     environment: Option<String>,
 
     /// A patch folder whose `version` file sets ${PATCHLINE_VERSION}
     /// (default: `patch` when that folder exists).
-    #[arg(long = "patch", env = "PATCH_DIR", value_name = "DIR")]
+    #[arg(
+        long = "patch",
+        env = "PATCH_DIR",
+        hide_env_values = true,
+        value_name = "DIR"
+    )]
     patch: Option<OsString>,
 }
 
