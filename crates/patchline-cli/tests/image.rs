@@ -131,7 +131,8 @@ fn image_builds_and_serves_the_resource_protocol() {
         &["/opt/resource/in", "/tmp/build/get"],
     );
     assert_eq!(got["version"], expected_version);
-    assert_metadata_pairs(&got);
+    assert_metadata_names(&got, &["version", "fingerprint", "published", "files"]);
+    assert_eq!(got["metadata"][0]["value"], "1.0.2");
     assert_patch_folder(&patch, &expected_version, &files, port);
 
     // out: the patch folder from `in`, recorded into the mounted ledger.
@@ -152,7 +153,9 @@ fn image_builds_and_serves_the_resource_protocol() {
         &["/opt/resource/out", "/tmp/build/put"],
     );
     assert_eq!(put["version"], expected_version);
-    assert_metadata_pairs(&put);
+    assert_metadata_names(&put, &["environment", "status", "event", "commit"]);
+    assert_eq!(put["metadata"][0]["value"], "sandbox");
+    assert_eq!(put["metadata"][1]["value"], "applied");
     assert_eq!(git(&ledger, &["rev-list", "--count", "main"]), "2\n");
     let record = git(&ledger, &["show", "--format=%s%n%b", "main"]);
     assert!(
@@ -459,18 +462,23 @@ fn serve(
     })
 }
 
-/// Assert that `response` carries Concourse metadata: name/value strings.
-fn assert_metadata_pairs(response: &Value) {
+/// Assert that `response` carries Concourse metadata: name/value strings
+/// with exactly these names, in this order.
+fn assert_metadata_names(response: &Value, names: &[&str]) {
     let metadata = response["metadata"]
         .as_array()
         .expect("metadata is an array");
-    assert!(!metadata.is_empty(), "no metadata in {response}");
     for pair in metadata {
         assert!(
             pair["name"].is_string() && pair["value"].is_string(),
             "metadata entry is not a name/value pair of strings: {pair}"
         );
     }
+    let got: Vec<&str> = metadata
+        .iter()
+        .map(|pair| pair["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(got, names, "metadata names of {response}");
 }
 
 /// Assert the patch folder `in` wrote: the contract's files, exactly.
