@@ -71,10 +71,7 @@ impl Summary {
 
     /// Print each environment's versions and the ledger's totals.
     pub fn print(&self) {
-        println!(
-            "\n{:<12} {:<12} {:<12}",
-            "environment", "stemcell", "product"
-        );
+        println!("{:<12} {:<12} product", "environment", "stemcell");
         for environment in ENVIRONMENTS {
             let versions = self.environments.get(*environment);
             let version = |line: &str| {
