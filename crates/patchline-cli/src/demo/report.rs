@@ -2,7 +2,6 @@
 //! environment's final versions, and `summary.json`.
 
 use std::collections::BTreeMap;
-use std::fs;
 use std::path::{Path, PathBuf};
 
 use patchline_concourse::Vars;
@@ -98,9 +97,7 @@ impl Summary {
 
     /// Write the summary as JSON, atomically.
     pub fn write(&self, path: &Path) -> anyhow::Result<()> {
-        let temp = path.with_extension("json.tmp");
-        fs::write(&temp, serde_json::to_vec_pretty(self)?)?;
-        fs::rename(&temp, path)?;
+        patchline_targets::write_atomically(path, &serde_json::to_vec_pretty(self)?)?;
         Ok(())
     }
 }

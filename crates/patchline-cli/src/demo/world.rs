@@ -219,10 +219,7 @@ impl World {
             })
             .collect::<anyhow::Result<_>>()?;
         let index = serde_json::to_vec_pretty(&json!({ "releases": releases }))?;
-        let path = self.root.join("feeds/product/index.json");
-        let temp = path.with_extension("json.tmp");
-        fs::write(&temp, index)?;
-        fs::rename(&temp, &path)?;
+        patchline_targets::write_atomically(&self.root.join("feeds/product/index.json"), &index)?;
         Ok(())
     }
 }
