@@ -512,9 +512,11 @@ fn assert_patch_folder(patch: &Path, version: &Value, files: &[(String, Vec<u8>)
     assert_eq!(listed[0]["size"], json!(file.size));
     assert_eq!(listed[0]["hashes"], json!({"sha256": sha256}));
     assert_eq!(listed[0]["urls"], json!(file.urls));
-    if let Some(verified) = listed[0].get("verified") {
-        assert_eq!(*verified, json!({"algorithm": "sha256", "digest": sha256}));
-    }
+    assert_eq!(listed[0]["verified"], true);
+    assert_eq!(
+        listed[0]["computed"],
+        json!({"algorithm": "sha256", "digest": sha256})
+    );
     let (_, bytes) = &files[1];
     assert_eq!(
         std::fs::read(patch.join("product-1.0.2.tgz")).expect("downloaded file"),

@@ -125,7 +125,8 @@ fn releases_with_sha1_only_fetch_their_metadata() {
         metadata["files"][0]["hashes"],
         json!({"sha1": "0d6d1358f0fb108ecf115c709103dd5c10f1608c"})
     );
-    assert_eq!(metadata["files"][0]["verified"], Value::Null);
+    assert_eq!(metadata["files"][0]["computed"], Value::Null);
+    assert_eq!(metadata["files"][0]["verified"], false);
     let version_json: Value =
         serde_json::from_str(&std::fs::read_to_string(dest.path().join("version.json")).unwrap())
             .unwrap();

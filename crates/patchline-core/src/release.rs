@@ -110,6 +110,11 @@ pub struct Release {
     pub published: Option<DateTime<Utc>>,
     /// Every file of the release, in the feed's order.
     pub files: Vec<ReleaseFile>,
+    /// The feed's own handle on the release, for `in` (Tanzu Network's
+    /// release id, the URL of a GitHub release's checksums asset). Opaque
+    /// to everything but the feed; not part of the fingerprint.
+    #[serde(skip)]
+    pub handle: Option<String>,
 }
 
 impl Serialize for Version {

@@ -1,10 +1,12 @@
 //! Verification of downloaded bytes against what the feed published.
 //!
-//! Bytes are hashed while they stream in, so a file of any size is verified
-//! in one pass with bounded memory. The strongest published digest is used:
-//! SHA-256 when there is one (CPUs accelerate it), else SHA-512, else SHA-1.
-//! MD5 alone proves too little and is refused unless the operator allows
-//! weak checksums.
+//! Bytes are hashed while they stream in (the caller feeds a [`Hasher`]),
+//! so a file of any size is verified in one pass with bounded memory. The
+//! strongest published digest is used: SHA-256 when there is one (CPUs
+//! accelerate it), else SHA-512, else SHA-1. MD5 alone proves too little
+//! and is refused unless the operator allows weak checksums; a file with no
+//! digest at all is refused unless the operator allows unverified files,
+//! and is then still hashed with SHA-256 so the record says what arrived.
 
 use md5::Md5;
 use sha1::Sha1;
@@ -16,7 +18,9 @@ use crate::release::{HashAlgorithm, ReleaseFile};
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum VerifyError {
     /// The feed publishes no digest for the file.
-    #[error("{file}: the feed publishes no checksum, so the download cannot be verified")]
+    #[error(
+        "{file}: the feed publishes no checksum, so the download cannot be verified; set allow_unverified: true to accept it"
+    )]
     NoChecksum {
         /// The file name.
         file: String,
@@ -63,29 +67,48 @@ pub enum VerifyError {
     },
 }
 
-/// What a download must match: one digest and, when published, a size.
+/// What the operator accepts besides a strong published digest.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Allow {
+    /// Accept MD5 as the only digest.
+    pub weak: bool,
+    /// Accept a file with no published digest at all.
+    pub unverified: bool,
+}
+
+/// What a download must match: one digest (when published) and, when
+/// published, a size.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Expectation {
     /// The file name, for messages.
     pub file: String,
-    /// The algorithm chosen.
+    /// The algorithm the bytes are hashed with.
     pub algorithm: HashAlgorithm,
-    /// The published digest, lower-case hexadecimal.
-    pub digest: String,
+    /// The published digest, lower-case hexadecimal; `None` for a file
+    /// accepted unverified.
+    pub digest: Option<String>,
     /// The published size.
     pub size: Option<u64>,
 }
 
 impl Expectation {
     /// Choose how to verify `file`: its strongest digest, refusing MD5 alone
-    /// unless `allow_weak`.
-    pub fn for_file(file: &ReleaseFile, allow_weak: bool) -> Result<Self, VerifyError> {
-        let (algorithm, digest) = file
-            .strongest_hash()
-            .ok_or_else(|| VerifyError::NoChecksum {
+    /// or no digest at all unless `allow` says otherwise.
+    pub fn for_file(file: &ReleaseFile, allow: Allow) -> Result<Self, VerifyError> {
+        let Some((algorithm, digest)) = file.strongest_hash() else {
+            if !allow.unverified {
+                return Err(VerifyError::NoChecksum {
+                    file: file.name.clone(),
+                });
+            }
+            return Ok(Expectation {
                 file: file.name.clone(),
-            })?;
-        if algorithm.is_weak() && !allow_weak {
+                algorithm: HashAlgorithm::Sha256,
+                digest: None,
+                size: file.size,
+            });
+        };
+        if algorithm.is_weak() && !allow.weak {
             return Err(VerifyError::OnlyWeak {
                 file: file.name.clone(),
             });
@@ -101,70 +124,37 @@ impl Expectation {
         Ok(Expectation {
             file: file.name.clone(),
             algorithm,
-            digest,
+            digest: Some(digest),
             size: file.size,
         })
     }
 
-    /// Start hashing a stream of bytes for this expectation.
-    pub fn start(&self) -> StreamVerifier<'_> {
-        StreamVerifier {
-            expectation: self,
-            hasher: Hasher::new(self.algorithm),
-            received: 0,
-        }
-    }
-}
-
-/// Hashes bytes as they arrive and checks them at the end.
-pub struct StreamVerifier<'a> {
-    expectation: &'a Expectation,
-    hasher: Hasher,
-    received: u64,
-}
-
-impl StreamVerifier<'_> {
-    /// Feed the next bytes.
-    pub fn update(&mut self, bytes: &[u8]) {
-        self.hasher.update(bytes);
-        self.received += bytes.len() as u64;
+    /// Say whether `received` bytes are already more than published.
+    pub fn is_oversized(&self, received: u64) -> bool {
+        self.size.is_some_and(|size| received > size)
     }
 
-    /// Return how many bytes were fed so far.
-    pub fn received(&self) -> u64 {
-        self.received
-    }
-
-    /// Say whether more bytes than published have arrived already.
-    pub fn is_oversized(&self) -> bool {
-        self.expectation
-            .size
-            .is_some_and(|size| self.received > size)
-    }
-
-    /// Compare size and digest with what was published; on success return
-    /// the digest computed.
-    pub fn finish(self) -> Result<String, VerifyError> {
-        let expectation = self.expectation;
-        if let Some(expected) = expectation.size {
-            if expected != self.received {
+    /// Compare what arrived (`received` bytes hashing to `actual`) with
+    /// what was published; on success return the digest computed.
+    pub fn check(&self, received: u64, actual: String) -> Result<String, VerifyError> {
+        if let Some(expected) = self.size {
+            if expected != received {
                 return Err(VerifyError::Size {
-                    file: expectation.file.clone(),
+                    file: self.file.clone(),
                     expected,
-                    actual: self.received,
+                    actual: received,
                 });
             }
         }
-        let actual = self.hasher.finish_hex();
-        if actual != expectation.digest {
-            return Err(VerifyError::Mismatch {
-                file: expectation.file.clone(),
-                algorithm: expectation.algorithm,
-                expected: expectation.digest.clone(),
+        match &self.digest {
+            Some(expected) if *expected != actual => Err(VerifyError::Mismatch {
+                file: self.file.clone(),
+                algorithm: self.algorithm,
+                expected: expected.clone(),
                 actual,
-            });
+            }),
+            _ => Ok(actual),
         }
-        Ok(actual)
     }
 }
 
@@ -239,12 +229,18 @@ mod tests {
         allow_weak: bool,
         chunks: &[&[u8]],
     ) -> Result<String, VerifyError> {
-        let expectation = Expectation::for_file(file, allow_weak)?;
-        let mut verifier = expectation.start();
+        let allow = Allow {
+            weak: allow_weak,
+            unverified: false,
+        };
+        let expectation = Expectation::for_file(file, allow)?;
+        let mut hasher = Hasher::new(expectation.algorithm);
+        let mut received = 0;
         for chunk in chunks {
-            verifier.update(chunk);
+            hasher.update(chunk);
+            received += chunk.len() as u64;
         }
-        verifier.finish()
+        expectation.check(received, hasher.finish_hex())
     }
 
     #[test]
@@ -288,13 +284,35 @@ mod tests {
 
     #[test]
     fn missing_or_malformed_digests_are_refused() {
+        let weak = Allow {
+            weak: true,
+            unverified: false,
+        };
         assert!(matches!(
-            Expectation::for_file(&file(&[], None), true),
+            Expectation::for_file(&file(&[], None), weak),
             Err(VerifyError::NoChecksum { .. })
         ));
         assert!(matches!(
-            Expectation::for_file(&file(&[(HashAlgorithm::Sha256, "abc")], None), true),
+            Expectation::for_file(&file(&[(HashAlgorithm::Sha256, "abc")], None), weak),
             Err(VerifyError::Malformed { .. })
         ));
+    }
+
+    #[test]
+    fn a_file_without_digest_is_hashed_when_allowed() {
+        let allow = Allow {
+            weak: false,
+            unverified: true,
+        };
+        let expectation = Expectation::for_file(&file(&[], Some(5)), allow).unwrap();
+        assert_eq!(expectation.algorithm, HashAlgorithm::Sha256);
+        assert_eq!(expectation.digest, None);
+        let mut hasher = Hasher::new(expectation.algorithm);
+        hasher.update(b"hello");
+        assert_eq!(
+            expectation.check(5, hasher.finish_hex()).unwrap(),
+            HELLO_SHA256
+        );
+        assert!(expectation.is_oversized(6));
     }
 }

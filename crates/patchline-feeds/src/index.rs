@@ -100,6 +100,7 @@ pub fn parse(bytes: &[u8], location: &Location) -> Result<Listing, FeedError> {
                 version,
                 published: entry.published,
                 files,
+                handle: None,
             }),
             Err(reason) => listing.skipped.push(Skipped {
                 entry: entry.version,

@@ -8,13 +8,17 @@
 
 use std::fmt;
 
+use patchline_core::secret::redact_url;
 use patchline_core::Release;
-use patchline_transport::{Transport, TransportError};
+use patchline_transport::{Request, Transport, TransportError};
 use serde::Deserialize;
 
+pub mod bosh_io;
 mod git;
+pub mod github;
 pub mod index;
 pub mod metalink;
+pub mod pivnet;
 
 /// The kinds of feed a resource can follow.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
@@ -24,6 +28,12 @@ pub enum FeedKind {
     Metalink,
     /// A JSON index document.
     Index,
+    /// bosh.io's API: stemcells and BOSH releases.
+    BoshIo,
+    /// GitHub releases (github.com or GitHub Enterprise).
+    Github,
+    /// Tanzu Network (formerly Pivotal Network).
+    Pivnet,
 }
 
 impl fmt::Display for FeedKind {
@@ -31,6 +41,9 @@ impl fmt::Display for FeedKind {
         f.write_str(match self {
             FeedKind::Metalink => "metalink",
             FeedKind::Index => "index",
+            FeedKind::BoshIo => "bosh-io",
+            FeedKind::Github => "github",
+            FeedKind::Pivnet => "pivnet",
         })
     }
 }
@@ -68,6 +81,25 @@ pub enum FeedError {
     /// A git command failed.
     #[error("source.uri: {0}")]
     Git(String),
+    /// An API feed failed; `field` is the source field to look at
+    /// (`endpoint`, `access_token`, `product_slug`, ...).
+    #[error("source.{field}: {message}")]
+    Source {
+        /// The source field, without the `source.` prefix.
+        field: &'static str,
+        /// What went wrong, URLs redacted.
+        message: String,
+    },
+}
+
+impl FeedError {
+    /// An API feed's failure, blamed on `field`.
+    pub fn source(field: &'static str, message: impl fmt::Display) -> Self {
+        FeedError::Source {
+            field,
+            message: message.to_string(),
+        }
+    }
 }
 
 impl From<TransportError> for FeedError {
@@ -76,10 +108,80 @@ impl From<TransportError> for FeedError {
     }
 }
 
-/// Read every release a feed publishes.
-pub fn list(kind: FeedKind, uri: &str, transport: &Transport) -> Result<Listing, FeedError> {
-    match kind {
-        FeedKind::Metalink => metalink::list(uri),
-        FeedKind::Index => index::list(uri, transport),
+/// A feed and its settings, read from the resource's `source`.
+#[derive(Debug, Clone)]
+pub enum FeedConfig {
+    /// A metalink repository at `uri`.
+    Metalink {
+        /// Path, `file://` URL or `git+<url>//<folder>`.
+        uri: String,
+    },
+    /// A JSON index document at `uri`.
+    Index {
+        /// Path, `file://` URL or `http(s)://` URL.
+        uri: String,
+    },
+    /// bosh.io.
+    BoshIo(bosh_io::Config),
+    /// GitHub releases.
+    Github(github::Config),
+    /// Tanzu Network.
+    Pivnet(pivnet::Config),
+}
+
+impl FeedConfig {
+    /// Return the kind of feed.
+    pub fn kind(&self) -> FeedKind {
+        match self {
+            FeedConfig::Metalink { .. } => FeedKind::Metalink,
+            FeedConfig::Index { .. } => FeedKind::Index,
+            FeedConfig::BoshIo(_) => FeedKind::BoshIo,
+            FeedConfig::Github(_) => FeedKind::Github,
+            FeedConfig::Pivnet(_) => FeedKind::Pivnet,
+        }
+    }
+
+    /// Say where the feed is, for log lines and ledger events: no
+    /// credentials, no query strings.
+    pub fn describe(&self) -> String {
+        match self {
+            FeedConfig::Metalink { uri } | FeedConfig::Index { uri } => redact_url(uri),
+            FeedConfig::BoshIo(config) => config.describe(),
+            FeedConfig::Github(config) => config.describe(),
+            FeedConfig::Pivnet(config) => config.describe(),
+        }
+    }
+
+    /// Read every release the feed publishes. `current` is the version
+    /// the caller already has (check) or wants (in): API feeds that page
+    /// newest first may stop once they have passed it.
+    pub fn list(&self, transport: &Transport, current: Option<&str>) -> Result<Listing, FeedError> {
+        match self {
+            FeedConfig::Metalink { uri } => metalink::list(uri),
+            FeedConfig::Index { uri } => index::list(uri, transport),
+            FeedConfig::BoshIo(config) => bosh_io::list(config, transport),
+            FeedConfig::Github(config) => github::list(config, transport, current),
+            FeedConfig::Pivnet(config) => pivnet::list(config, transport, current),
+        }
+    }
+
+    /// Make `release` ready for `in`, after its files were chosen: accept
+    /// an EULA, fill hashes from a checksums file.
+    pub fn prepare(&self, release: &mut Release, transport: &Transport) -> Result<(), FeedError> {
+        match self {
+            FeedConfig::Github(config) => github::prepare(config, release, transport),
+            FeedConfig::Pivnet(config) => pivnet::prepare(config, release, transport),
+            _ => Ok(()),
+        }
+    }
+
+    /// Return the request that downloads `url`, one of a file's URLs, with
+    /// the credentials the feed's host needs.
+    pub fn download_request(&self, url: &str) -> Request {
+        match self {
+            FeedConfig::Github(config) => github::download_request(config, url),
+            FeedConfig::Pivnet(config) => pivnet::download_request(config, url),
+            _ => Request::get(url),
+        }
     }
 }

@@ -148,6 +148,7 @@ fn read_version_folder(dir: &Path, folder: &str) -> Result<Option<Release>, Stri
         version,
         published,
         files,
+        handle: None,
     }))
 }
 

@@ -8,6 +8,7 @@ use std::collections::BTreeSet;
 
 use patchline_core::release::check_file_name;
 use patchline_core::{fingerprint, Release, ReleaseFile};
+use patchline_feeds::FeedConfig;
 use patchline_transport::Transport;
 
 use crate::log::Log;
@@ -34,14 +35,18 @@ impl Candidate {
     }
 }
 
-/// Return the versions `source` offers, oldest first.
+/// Return the versions `source` offers from `feed`, oldest first.
+/// `current` is the version the caller has or wants; feeds that page
+/// newest first may stop reading once past it.
 pub fn candidates(
     source: &Source,
+    feed: &FeedConfig,
     transport: &Transport,
     log: &Log,
+    current: Option<&str>,
 ) -> Result<Vec<Candidate>, ResourceError> {
     let filter = source.file_filter()?;
-    let listing = patchline_feeds::list(source.feed, &source.uri, transport)?;
+    let listing = feed.list(transport, current)?;
     for skipped in &listing.skipped {
         log.info(format!("skipping {}: {}", skipped.entry, skipped.reason));
     }
@@ -106,8 +111,8 @@ pub fn candidates(
     });
     log.info(format!(
         "{} feed {}: {} versions published, {} offered{}",
-        source.feed,
-        patchline_core::secret::redact_url(&source.uri),
+        feed.kind(),
+        feed.describe(),
         published,
         candidates.len(),
         source

@@ -1,23 +1,23 @@
 //! `check`: which versions Concourse should know about.
 
 use patchline_core::Version;
-use patchline_transport::Transport;
 
 use crate::candidates::{candidates, Candidate};
 use crate::log::Log;
 use crate::protocol::{CheckRequest, VersionRef};
+use crate::source::Purpose;
 use crate::ResourceError;
 
 /// Answer a check, oldest first: with no current version only the latest;
 /// with the current version still offered, it (under its fingerprint now)
 /// and every newer one; with the current version gone, every newer one, or
 /// the latest if none is newer. An empty feed answers nothing.
-pub fn check(
-    request: &CheckRequest,
-    transport: &Transport,
-) -> Result<Vec<VersionRef>, ResourceError> {
+pub fn check(request: &CheckRequest) -> Result<Vec<VersionRef>, ResourceError> {
     let log = Log::new(request.source.debug);
-    let offered = candidates(&request.source, transport, &log)?;
+    let feed = request.source.feed_config()?;
+    let transport = request.source.transport(log, Purpose::Check)?;
+    let current = request.version.as_ref().map(|v| v.version.as_str());
+    let offered = candidates(&request.source, &feed, &transport, &log, current)?;
     let Some(latest) = offered.last() else {
         return Ok(Vec::new());
     };

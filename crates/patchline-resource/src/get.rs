@@ -6,24 +6,32 @@
 //! carries the real name. The records (`metadata.json`, `version.json`,
 //! `version`) are written last, each atomically.
 
-use std::fs;
-use std::io::{BufWriter, Write};
+use std::fs::{self, File};
+use std::io::{self, Seek, Write};
 use std::path::{Path, PathBuf};
+use std::sync::mpsc::{sync_channel, SyncSender};
+use std::thread::JoinHandle;
 use std::time::Instant;
 
 use patchline_core::secret::redact_url;
-use patchline_core::verify::Expectation;
+use patchline_core::verify::{Allow, Expectation, Hasher, VerifyError};
 use patchline_core::{FileFilter, HashAlgorithm, ReleaseFile};
-use patchline_transport::{Location, Transport};
+use patchline_feeds::FeedConfig;
+use patchline_transport::{human_bytes, Sink, Transport, TransportError};
 use serde::Serialize;
 
 use crate::candidates::{candidates, Candidate};
 use crate::log::Log;
 use crate::protocol::{InRequest, MetadataPair, Response, VersionRef};
+use crate::source::Purpose;
 use crate::ResourceError;
 
 /// How many files of one version download at once.
 const PARALLEL_DOWNLOADS: usize = 4;
+
+/// How many chunks may wait for the hashing thread: bounds memory at
+/// this many reads (1 MiB each) per download.
+const CHUNKS_IN_FLIGHT: usize = 8;
 
 /// The `metadata.json` written beside the files.
 #[derive(Debug, Serialize)]
@@ -40,59 +48,80 @@ struct FileRecord<'a> {
     size: Option<u64>,
     hashes: &'a std::collections::BTreeMap<HashAlgorithm, String>,
     urls: Vec<String>,
-    /// The digest computed from the bytes received; absent with skip_download.
-    verified: Option<Verified>,
+    /// The digest of the bytes received; absent with skip_download.
+    computed: Option<Computed>,
+    /// Whether `computed` matched a digest the feed published.
+    verified: bool,
 }
 
 #[derive(Debug, Clone, Serialize)]
-struct Verified {
+struct Computed {
     algorithm: HashAlgorithm,
     digest: String,
 }
 
 /// Fetch the requested version into `dest`.
-pub fn get(
-    request: &InRequest,
-    dest: &Path,
-    transport: &Transport,
-) -> Result<Response, ResourceError> {
+pub fn get(request: &InRequest, dest: &Path) -> Result<Response, ResourceError> {
     let log = Log::new(request.source.debug);
     let params = request.params.as_ref().cloned().unwrap_or_default();
     let wanted = &request.version;
+    let feed = request.source.feed_config()?;
+    let transport = request.source.transport(log, Purpose::Fetch)?;
 
-    let offered = candidates(&request.source, transport, &log)?;
-    let candidate = find(&offered, wanted, &request.source.uri)?;
+    let offered = candidates(
+        &request.source,
+        &feed,
+        &transport,
+        &log,
+        Some(&wanted.version),
+    )?;
+    let candidate = find(&offered, wanted, &feed)?;
     let narrow = FileFilter::new(&params.files)
         .map_err(|err| ResourceError::Request(format!("params.files: {err}")))?;
-    let files: Vec<&ReleaseFile> = candidate
-        .release
-        .files
-        .iter()
-        .filter(|file| narrow.matches(&file.name))
-        .collect();
-    if files.is_empty() {
+    let mut release = candidate.release.clone();
+    release.files.retain(|file| narrow.matches(&file.name));
+    if release.files.is_empty() {
         return Err(ResourceError::Request(format!(
             "params.files: no file of version {} matches {:?}",
             wanted.version, params.files
         )));
     }
     fs::create_dir_all(dest).map_err(|err| ResourceError::io(dest, err))?;
-    let verified = if params.skip_download {
+    let computed = if params.skip_download {
         log.info(format!(
             "skip_download: writing the metadata of {} only",
             wanted.version
         ));
-        vec![None; files.len()]
+        vec![None; release.files.len()]
     } else {
+        feed.prepare(&mut release, &transport)?;
         // Decide on every file before downloading any, so a file that
         // cannot be verified stops the step before bytes are spent.
-        let expectations = files
+        let allow = Allow {
+            weak: params.allow_weak_checksums,
+            unverified: params.allow_unverified,
+        };
+        let expectations = release
+            .files
             .iter()
-            .map(|file| Expectation::for_file(file, params.allow_weak_checksums))
+            .map(|file| Expectation::for_file(file, allow))
             .collect::<Result<Vec<_>, _>>()?;
-        download_all(&files, &expectations, dest, transport, &log)?
+        for expectation in expectations.iter().filter(|e| e.digest.is_none()) {
+            log.info(format!(
+                "WARNING: {} has no published checksum; allow_unverified is true, so it is accepted unverified (its sha256 is recorded)",
+                expectation.file
+            ));
+        }
+        let jobs = Jobs {
+            feed: &feed,
+            transport: &transport,
+            dest,
+            log: &log,
+        };
+        jobs.download_all(&release.files, &expectations)?
             .into_iter()
-            .map(Some)
+            .zip(&expectations)
+            .map(|(digest, expectation)| Some((digest, expectation.digest.is_some())))
             .collect()
     };
 
@@ -100,16 +129,18 @@ pub fn get(
     let metadata = Metadata {
         version: &version.version,
         fingerprint: &candidate.fingerprint,
-        published: candidate.release.published.map(|t| t.to_rfc3339()),
-        files: files
+        published: release.published.map(|t| t.to_rfc3339()),
+        files: release
+            .files
             .iter()
-            .zip(verified)
-            .map(|(file, verified)| FileRecord {
+            .zip(computed)
+            .map(|(file, computed)| FileRecord {
                 name: &file.name,
                 size: file.size,
                 hashes: &file.hashes,
                 urls: file.urls.iter().map(|u| redact_url(u)).collect(),
-                verified,
+                verified: computed.as_ref().is_some_and(|(_, verified)| *verified),
+                computed: computed.map(|(computed, _)| computed),
             })
             .collect(),
     };
@@ -126,7 +157,8 @@ pub fn get(
     }
     pairs.push(MetadataPair::new(
         "files",
-        files
+        release
+            .files
             .iter()
             .map(|f| f.name.as_str())
             .collect::<Vec<_>>()
@@ -141,7 +173,7 @@ pub fn get(
 fn find<'a>(
     offered: &'a [Candidate],
     wanted: &VersionRef,
-    uri: &str,
+    feed: &FeedConfig,
 ) -> Result<&'a Candidate, ResourceError> {
     let candidate = offered
         .iter()
@@ -150,7 +182,7 @@ fn find<'a>(
             ResourceError::Feed(format!(
                 "version {} is no longer offered by {} (removed upstream, or outside source.version/files now)",
                 wanted.version,
-                redact_url(uri)
+                feed.describe()
             ))
         })?;
     if let Some(requested) = &wanted.fingerprint {
@@ -164,135 +196,231 @@ fn find<'a>(
     Ok(candidate)
 }
 
-fn download_all(
-    files: &[&ReleaseFile],
-    expectations: &[Expectation],
-    dest: &Path,
-    transport: &Transport,
-    log: &Log,
-) -> Result<Vec<Verified>, ResourceError> {
-    let jobs: Vec<(&ReleaseFile, &Expectation)> = files.iter().copied().zip(expectations).collect();
-    let mut verified = Vec::with_capacity(jobs.len());
-    for batch in jobs.chunks(PARALLEL_DOWNLOADS) {
-        // Every download of the batch finishes (or fails) before the first
-        // failure is reported, so none is left writing after we return.
-        let results: Vec<Result<Verified, ResourceError>> = std::thread::scope(|scope| {
-            let handles: Vec<_> = batch
-                .iter()
-                .map(|(file, exp)| scope.spawn(move || download(file, exp, dest, transport, log)))
-                .collect();
-            handles
-                .into_iter()
-                .map(|h| h.join().expect("a download thread panicked"))
-                .collect()
-        });
-        for result in results {
-            verified.push(result?);
-        }
-    }
-    Ok(verified)
+/// What every download of one `in` shares.
+struct Jobs<'a> {
+    feed: &'a FeedConfig,
+    transport: &'a Transport,
+    dest: &'a Path,
+    log: &'a Log,
 }
 
-/// Download one file from its first URL that works, verified.
-fn download(
-    file: &ReleaseFile,
-    expectation: &Expectation,
-    dest: &Path,
-    transport: &Transport,
-    log: &Log,
-) -> Result<Verified, ResourceError> {
-    if file.urls.is_empty() {
-        return Err(ResourceError::Feed(format!(
-            "{}: the feed gives no URL to download it from",
-            file.name
-        )));
-    }
-    let final_path = dest.join(&file.name);
-    let partial = dest.join(format!(".{}.partial", file.name));
-    let mut last_error = None;
-    for url in &file.urls {
-        let started = Instant::now();
-        log.info(format!(
-            "downloading {} ({}) from {}",
-            file.name,
-            file.size.map_or("size unknown".to_string(), human_bytes),
-            redact_url(url)
-        ));
-        match download_from(url, expectation, &partial, transport) {
-            Ok(digest) => {
-                fs::rename(&partial, &final_path)
-                    .map_err(|err| ResourceError::io(&final_path, err))?;
-                log.info(format!(
-                    "verified {} {} {} ({}{:.1}s)",
-                    file.name,
-                    expectation.algorithm,
-                    digest,
-                    file.size
-                        .map_or(String::new(), |size| format!("{} in ", human_bytes(size))),
-                    started.elapsed().as_secs_f64()
-                ));
-                return Ok(Verified {
-                    algorithm: expectation.algorithm,
-                    digest,
-                });
+impl Jobs<'_> {
+    fn download_all(
+        &self,
+        files: &[ReleaseFile],
+        expectations: &[Expectation],
+    ) -> Result<Vec<Computed>, ResourceError> {
+        let jobs: Vec<(&ReleaseFile, &Expectation)> = files.iter().zip(expectations).collect();
+        let mut computed = Vec::with_capacity(jobs.len());
+        for batch in jobs.chunks(PARALLEL_DOWNLOADS) {
+            // Every download of the batch finishes (or fails) before the
+            // first failure is reported, so none is left writing after we
+            // return.
+            let results: Vec<Result<Computed, ResourceError>> = std::thread::scope(|scope| {
+                let handles: Vec<_> = batch
+                    .iter()
+                    .map(|(file, exp)| scope.spawn(move || self.download(file, exp)))
+                    .collect();
+                handles
+                    .into_iter()
+                    .map(|h| h.join().expect("a download thread panicked"))
+                    .collect()
+            });
+            for result in results {
+                computed.push(result?);
             }
-            Err(err) => {
-                let _ = fs::remove_file(&partial);
-                // A verification failure is about the bytes, not the mirror:
-                // another URL of the same file would serve the same release.
-                if matches!(err, ResourceError::Verify(_)) {
-                    return Err(err);
+        }
+        Ok(computed)
+    }
+
+    /// Download one file from its first URL that works, verified, and
+    /// give it its published name.
+    fn download(
+        &self,
+        file: &ReleaseFile,
+        expectation: &Expectation,
+    ) -> Result<Computed, ResourceError> {
+        if file.urls.is_empty() {
+            return Err(ResourceError::Feed(format!(
+                "{}: the feed gives no URL to download it from",
+                file.name
+            )));
+        }
+        let final_path = self.dest.join(&file.name);
+        let partial = self.dest.join(format!(".{}.partial", file.name));
+        let mut last_error = None;
+        for url in &file.urls {
+            let started = Instant::now();
+            self.log.info(format!(
+                "downloading {} ({}) from {}",
+                file.name,
+                file.size.map_or("size unknown".to_string(), human_bytes),
+                redact_url(url)
+            ));
+            let mut sink = FileSink::create(&partial, expectation)?;
+            let request = self.feed.download_request(url);
+            let result = match self
+                .transport
+                .download(&request, file.size, &file.name, &mut sink)
+            {
+                Ok(_) => sink.finish(),
+                Err(err) => Err(sink.abandon(err)),
+            };
+            match result {
+                Ok(digest) => {
+                    fs::rename(&partial, &final_path)
+                        .map_err(|err| ResourceError::io(&final_path, err))?;
+                    self.log.info(format!(
+                        "{} {} {} {} ({}{:.1}s)",
+                        if expectation.digest.is_some() {
+                            "verified"
+                        } else {
+                            "received (unverified)"
+                        },
+                        file.name,
+                        expectation.algorithm,
+                        digest,
+                        file.size
+                            .map_or(String::new(), |size| format!("{} in ", human_bytes(size))),
+                        started.elapsed().as_secs_f64()
+                    ));
+                    return Ok(Computed {
+                        algorithm: expectation.algorithm,
+                        digest,
+                    });
                 }
-                log.info(format!("{}: {err}", file.name));
-                last_error = Some(err);
+                Err(err) => {
+                    let _ = fs::remove_file(&partial);
+                    // A verification failure is about the bytes, not the
+                    // mirror: another URL of the same file would serve the
+                    // same release.
+                    if matches!(err, ResourceError::Verify(_)) {
+                        return Err(err);
+                    }
+                    self.log.info(format!("{}: {err}", file.name));
+                    last_error = Some(err);
+                }
             }
         }
+        Err(last_error.expect("at least one URL was tried"))
     }
-    Err(last_error.expect("at least one URL was tried"))
 }
 
-fn download_from(
-    url: &str,
-    expectation: &Expectation,
-    partial: &Path,
-    transport: &Transport,
-) -> Result<String, ResourceError> {
-    let location = Location::parse(url)?;
-    // A leftover of an earlier, killed run (even a link planted there) is
-    // removed, never written through.
-    let _ = fs::remove_file(partial);
-    let file = fs::OpenOptions::new()
-        .write(true)
-        .create_new(true)
-        .open(partial)
-        .map_err(|err| ResourceError::io(partial, err))?;
-    let mut writer = BufWriter::with_capacity(1 << 20, file);
-    let mut verifier = expectation.start();
-    let streamed = transport.stream(&location, |bytes| {
-        verifier.update(bytes);
-        if verifier.is_oversized() {
-            return Err(std::io::Error::other("more bytes than the published size"));
-        }
-        writer.write_all(bytes)
-    });
-    if let Err(err) = streamed {
-        // Too many bytes is about the release, not the mirror: report it as
-        // the verification failure it is, so no other URL is tried.
-        return Err(if verifier.is_oversized() {
-            verifier
-                .finish()
-                .err()
-                .map_or(err.into(), ResourceError::Verify)
+/// The partial file of one download: bytes are written here on the
+/// downloading thread and hashed on a thread of their own, so hashing
+/// runs beside the network and the disk instead of after them.
+struct FileSink<'a> {
+    path: PathBuf,
+    file: File,
+    written: u64,
+    oversized: bool,
+    expectation: &'a Expectation,
+    hashing: Option<(SyncSender<Chunk>, JoinHandle<String>)>,
+}
+
+enum Chunk {
+    Bytes(Vec<u8>),
+    Restart,
+}
+
+impl<'a> FileSink<'a> {
+    fn create(path: &Path, expectation: &'a Expectation) -> Result<Self, ResourceError> {
+        // A leftover of an earlier, killed run (even a link planted there)
+        // is removed, never written through.
+        let _ = fs::remove_file(path);
+        let file = fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(path)
+            .map_err(|err| ResourceError::io(path, err))?;
+        let algorithm = expectation.algorithm;
+        let (sender, receiver) = sync_channel::<Chunk>(CHUNKS_IN_FLIGHT);
+        let hasher = std::thread::spawn(move || {
+            let mut hasher = Hasher::new(algorithm);
+            for chunk in receiver {
+                match chunk {
+                    Chunk::Bytes(bytes) => hasher.update(&bytes),
+                    Chunk::Restart => hasher = Hasher::new(algorithm),
+                }
+            }
+            hasher.finish_hex()
+        });
+        Ok(FileSink {
+            path: path.to_path_buf(),
+            file,
+            written: 0,
+            oversized: false,
+            expectation,
+            hashing: Some((sender, hasher)),
+        })
+    }
+
+    fn send(&self, chunk: Chunk) -> io::Result<()> {
+        let (sender, _) = self.hashing.as_ref().expect("hashing runs until finish");
+        sender
+            .send(chunk)
+            .map_err(|_| io::Error::other("the hashing thread stopped"))
+    }
+
+    /// Wait for the hash, flush the file and compare with what was
+    /// published.
+    fn finish(mut self) -> Result<String, ResourceError> {
+        let (sender, hasher) = self.hashing.take().expect("finish runs once");
+        drop(sender);
+        let actual = hasher.join().expect("the hashing thread panicked");
+        self.file
+            .sync_all()
+            .map_err(|err| ResourceError::io(&self.path, err))?;
+        Ok(self.expectation.check(self.written, actual)?)
+    }
+
+    /// Turn a failed transfer into the error to report: too many bytes is
+    /// about the release, not the mirror, so it is a verification failure.
+    fn abandon(self, err: TransportError) -> ResourceError {
+        if self.oversized {
+            ResourceError::Verify(VerifyError::Size {
+                file: self.expectation.file.clone(),
+                expected: self.expectation.size.unwrap_or_default(),
+                actual: self.written,
+            })
         } else {
             err.into()
-        });
+        }
     }
-    let file = writer
-        .into_inner()
-        .map_err(|err| ResourceError::io(partial, err.into_error()))?;
-    file.sync_all()
-        .map_err(|err| ResourceError::io(partial, err))?;
-    Ok(verifier.finish()?)
+}
+
+impl Sink for FileSink<'_> {
+    fn write(&mut self, bytes: &[u8]) -> io::Result<()> {
+        let received = self.written + bytes.len() as u64;
+        if self.expectation.is_oversized(received) {
+            self.oversized = true;
+            return Err(io::Error::other("more bytes than the published size"));
+        }
+        self.file.write_all(bytes)?;
+        self.send(Chunk::Bytes(bytes.to_vec()))?;
+        self.written = received;
+        Ok(())
+    }
+
+    fn written(&self) -> u64 {
+        self.written
+    }
+
+    fn restart(&mut self) -> io::Result<()> {
+        self.file.set_len(0)?;
+        self.file.rewind()?;
+        self.written = 0;
+        self.send(Chunk::Restart)
+    }
+}
+
+impl Drop for FileSink<'_> {
+    fn drop(&mut self) {
+        if let Some((sender, hasher)) = self.hashing.take() {
+            drop(sender);
+            let _ = hasher.join();
+        }
+    }
 }
 
 fn to_json(value: &impl Serialize) -> Vec<u8> {
@@ -307,19 +435,4 @@ pub(crate) fn write_atomically(path: &Path, bytes: &[u8]) -> Result<(), Resource
     let temp: PathBuf = path.with_file_name(format!(".{name}.tmp"));
     fs::write(&temp, bytes).map_err(|err| ResourceError::io(&temp, err))?;
     fs::rename(&temp, path).map_err(|err| ResourceError::io(path, err))
-}
-
-fn human_bytes(bytes: u64) -> String {
-    const UNITS: [&str; 5] = ["B", "KiB", "MiB", "GiB", "TiB"];
-    let mut value = bytes as f64;
-    let mut unit = 0;
-    while value >= 1024.0 && unit < UNITS.len() - 1 {
-        value /= 1024.0;
-        unit += 1;
-    }
-    if unit == 0 {
-        format!("{bytes} B")
-    } else {
-        format!("{value:.1} {}", UNITS[unit])
-    }
 }

@@ -79,6 +79,9 @@ pub struct InParams {
     /// Accept a file whose only published checksum is MD5.
     #[serde(default)]
     pub allow_weak_checksums: bool,
+    /// Accept a file whose feed publishes no checksum at all.
+    #[serde(default)]
+    pub allow_unverified: bool,
 }
 
 /// What `out` reads.

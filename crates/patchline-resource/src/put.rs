@@ -76,9 +76,10 @@ pub fn put(request: &OutRequest, build_dir: &Path) -> Result<Response, ResourceE
         event = event.with_apply(apply);
     }
     let source = &request.source;
+    let feed = source.feed_config()?;
     event = event.with_line(serde_json::json!({
-        "feed": source.feed.to_string(),
-        "uri": patchline_core::secret::redact_url(&source.uri),
+        "feed": feed.kind().to_string(),
+        "uri": feed.describe(),
         "version": source.version.as_ref().map(|line| line.as_str()),
         "files": source.files,
     }));

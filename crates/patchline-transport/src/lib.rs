@@ -1,25 +1,40 @@
-//! The one way patchline reads bytes from a location: a local path, a
-//! `file://` URL or an `http(s)://` URL.
+//! The one way patchline reads bytes: a local path, a `file://` URL or an
+//! `http(s)://` URL, for every feed and every download.
 //!
 //! HTTP is blocking (ureq): a resource's `check` runs every minute for every
 //! resource, so a short start-up matters more than thousands of concurrent
-//! connections, and threads give downloads their concurrency. TLS is rustls,
-//! trusting the system's roots from `/etc/ssl/certs` (where Concourse mounts
-//! the worker's certificates) and Mozilla's roots when that folder is empty.
+//! connections, and threads give downloads their concurrency. On top of it
+//! this crate adds what real networks need:
+//!
+//! - retries with backoff and jitter on failures worth retrying
+//!   ([`retry`]), bounded in attempts and total time;
+//! - redirects followed by hand, so credentials reach only their own host
+//!   and an expired signed URL is asked for again ([`exchange`]);
+//! - downloads that resume where they broke ([`download`]), with progress;
+//! - conditional requests for `check` ([`cache`]);
+//! - proxies from the environment ([`proxy`]) and the system's trust plus
+//!   the operator's own authority ([`tls`]).
+//!
 //! URLs in errors and logs are redacted: no credentials, no query strings.
 
-use std::fs::File;
-use std::io::{self, Read};
 use std::path::{Path, PathBuf};
-use std::sync::OnceLock;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use patchline_core::secret::redact_url;
-use ureq::tls::{Certificate, RootCerts, TlsConfig};
 use ureq::Agent;
 
-/// Where the system keeps its trusted certificates.
-const SYSTEM_CERTS: &str = "/etc/ssl/certs";
+mod cache;
+mod download;
+mod exchange;
+mod proxy;
+mod request;
+mod retry;
+mod tls;
+
+pub use download::{human_bytes, Sink};
+pub use request::{Method, Request, Response};
+pub use tls::tls_config;
 
 /// Why bytes could not be read from a location.
 #[derive(Debug, thiserror::Error)]
@@ -40,13 +55,26 @@ pub enum TransportError {
         /// What went wrong.
         reason: String,
     },
+    /// Every attempt failed; the last failure is kept.
+    #[error(
+        "{last} (gave up after {attempts} attempt{} in {seconds:.0}s)",
+        if *attempts == 1 { "" } else { "s" }
+    )]
+    GaveUp {
+        /// The last attempt's failure.
+        last: Box<TransportError>,
+        /// How many attempts were made.
+        attempts: u32,
+        /// How long they took.
+        seconds: f64,
+    },
     /// A local file could not be read.
     #[error("{path}: {source}")]
     Local {
         /// The path.
         path: String,
         /// The I/O error.
-        source: io::Error,
+        source: std::io::Error,
     },
     /// The document is larger than the caller accepts.
     #[error("{url}: larger than {limit} bytes")]
@@ -65,8 +93,81 @@ pub enum TransportError {
         /// The redacted URL.
         url: String,
         /// Why the sink refused.
-        reason: io::Error,
+        reason: std::io::Error,
     },
+    /// A setting of the transport is unusable; the message starts with the
+    /// setting's name (`ca_cert: ...`, `HTTPS_PROXY: ...`).
+    #[error("{0}")]
+    Config(String),
+}
+
+impl TransportError {
+    /// Return the HTTP status of the failure, if the server answered one.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            TransportError::Status { status, .. } => Some(*status),
+            TransportError::GaveUp { last, .. } => last.status(),
+            _ => None,
+        }
+    }
+}
+
+/// Where log lines of the transport go (retries, progress, warnings).
+pub type Logger = Arc<dyn Fn(&str) + Send + Sync>;
+
+/// How the transport behaves; [`TransportConfig::default`] suits a
+/// resource run.
+#[derive(Clone)]
+pub struct TransportConfig {
+    /// PEM text of authorities to trust besides the system's.
+    pub ca_cert: Option<String>,
+    /// Trust any certificate (warned about on every run).
+    pub skip_ssl_validation: bool,
+    /// Attempts per request, the first one included.
+    pub attempts: u32,
+    /// The most time one request may spend on attempts and waits.
+    pub retry_budget: Duration,
+    /// How long a read may wait for bytes before the connection counts as
+    /// broken.
+    pub read_timeout: Duration,
+    /// How long connecting may take.
+    pub connect_timeout: Duration,
+    /// Where `check` keeps answers for conditional requests; none caches
+    /// nothing.
+    pub cache_dir: Option<PathBuf>,
+    /// How often a long download logs its progress.
+    pub progress_every: Duration,
+    /// Where log lines go.
+    pub log: Logger,
+}
+
+impl Default for TransportConfig {
+    fn default() -> Self {
+        TransportConfig {
+            ca_cert: None,
+            skip_ssl_validation: false,
+            attempts: 5,
+            retry_budget: Duration::from_secs(600),
+            read_timeout: Duration::from_secs(60),
+            connect_timeout: Duration::from_secs(30),
+            cache_dir: None,
+            progress_every: Duration::from_secs(10),
+            log: Arc::new(|line| eprintln!("{line}")),
+        }
+    }
+}
+
+impl std::fmt::Debug for TransportConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TransportConfig")
+            .field("ca_cert", &self.ca_cert.as_ref().map(|_| "<pem>"))
+            .field("skip_ssl_validation", &self.skip_ssl_validation)
+            .field("attempts", &self.attempts)
+            .field("retry_budget", &self.retry_budget)
+            .field("read_timeout", &self.read_timeout)
+            .field("cache_dir", &self.cache_dir)
+            .finish_non_exhaustive()
+    }
 }
 
 /// A location bytes can be read from.
@@ -111,96 +212,68 @@ impl Location {
     }
 }
 
-/// Reads locations; one per process, built on first use of HTTP.
-#[derive(Default)]
+/// Reads locations. Agents (one direct, one per proxy) are built on first
+/// use, so a `check` of a local feed never loads certificates.
 pub struct Transport {
-    agent: OnceLock<Agent>,
+    config: TransportConfig,
+    tls: ureq::tls::TlsConfig,
+    proxies: proxy::Proxies,
+    agents: [OnceLock<Agent>; 3],
 }
 
 impl Transport {
-    /// Create a transport.
-    pub fn new() -> Self {
-        Transport::default()
-    }
-
-    /// Read a whole document of at most `limit` bytes.
-    pub fn fetch(&self, location: &Location, limit: u64) -> Result<Vec<u8>, TransportError> {
-        let mut document = Vec::new();
-        self.stream(location, |bytes| {
-            if document.len() as u64 + bytes.len() as u64 > limit {
-                return Err(io::Error::other("too large"));
-            }
-            document.extend_from_slice(bytes);
-            Ok(())
+    /// Create a transport, reading the proxy variables of this process.
+    pub fn new(config: TransportConfig) -> Result<Self, TransportError> {
+        let tls = tls::tls_config_with(config.ca_cert.as_deref(), config.skip_ssl_validation)?;
+        if config.skip_ssl_validation {
+            (config.log)(
+                "WARNING: skip_ssl_validation is true: certificates are NOT checked, \
+                 so anyone on the network path can serve these files",
+            );
+        }
+        Ok(Transport {
+            proxies: proxy::Proxies::from_env()?,
+            config,
+            tls,
+            agents: Default::default(),
         })
-        .map_err(|err| match err {
-            TransportError::Sink { url, .. } => TransportError::TooLarge { url, limit },
-            other => other,
-        })?;
-        Ok(document)
     }
 
-    /// Stream the bytes at `location` into `sink`, chunk by chunk; return
-    /// the number of bytes read.
-    pub fn stream(
-        &self,
-        location: &Location,
-        mut sink: impl FnMut(&[u8]) -> io::Result<()>,
-    ) -> Result<u64, TransportError> {
+    /// Return the settings in force.
+    pub fn config(&self) -> &TransportConfig {
+        &self.config
+    }
+
+    /// Read a whole document of at most `limit` bytes; over HTTP with
+    /// retries and, when a cache folder is set, a conditional request.
+    pub fn fetch(&self, location: &Location, limit: u64) -> Result<Vec<u8>, TransportError> {
         match location {
-            Location::Path(path) => {
-                let local = |source| TransportError::Local {
-                    path: path.display().to_string(),
-                    source,
-                };
-                let file = File::open(path).map_err(local)?;
-                copy(file, &mut sink).map_err(|(err, from_sink)| {
-                    if from_sink {
-                        TransportError::Sink {
-                            url: path.display().to_string(),
-                            reason: err,
-                        }
-                    } else {
-                        local(err)
-                    }
-                })
-            }
-            Location::Http(url) => {
-                let shown = redact_url(url);
-                let response = self.agent().get(url).call().map_err(|err| match err {
-                    ureq::Error::StatusCode(status) => TransportError::Status {
-                        url: shown.clone(),
-                        status,
-                    },
-                    other => TransportError::Http {
-                        url: shown.clone(),
-                        reason: other.to_string(),
-                    },
-                })?;
-                let body = response.into_body().into_reader();
-                copy(body, &mut sink).map_err(|(err, from_sink)| {
-                    if from_sink {
-                        TransportError::Sink {
-                            url: shown,
-                            reason: err,
-                        }
-                    } else {
-                        TransportError::Http {
-                            url: shown,
-                            reason: err.to_string(),
-                        }
-                    }
-                })
-            }
+            Location::Path(path) => read_local(path, limit),
+            Location::Http(url) => Ok(self.send_cached(&Request::get(url.as_str()), limit)?.body),
         }
     }
 
-    fn agent(&self) -> &Agent {
-        self.agent.get_or_init(|| {
+    pub(crate) fn log(&self, line: &str) {
+        (self.config.log)(line);
+    }
+
+    fn agent(&self, url: &str) -> &Agent {
+        let route = self.proxies.route(url);
+        let slot = match route {
+            proxy::Route::Direct => &self.agents[0],
+            proxy::Route::HttpProxy => &self.agents[1],
+            proxy::Route::HttpsProxy => &self.agents[2],
+        };
+        slot.get_or_init(|| {
             Agent::config_builder()
-                .tls_config(tls_config())
-                .timeout_connect(Some(Duration::from_secs(30)))
-                .timeout_per_read(Some(Duration::from_secs(120)))
+                .tls_config(self.tls.clone())
+                .proxy(self.proxies.proxy(route))
+                .http_status_as_error(false)
+                .max_redirects(0)
+                .max_redirects_will_error(false)
+                .timeout_connect(Some(self.config.connect_timeout))
+                .timeout_recv_response(Some(self.config.read_timeout))
+                .timeout_per_read(Some(self.config.read_timeout))
                 .user_agent(concat!("patchline/", env!("CARGO_PKG_VERSION")))
                 .build()
                 .into()
@@ -208,128 +281,24 @@ impl Transport {
     }
 }
 
-/// Copy `reader` into `sink`; on failure say whether the sink failed.
-fn copy(
-    mut reader: impl Read,
-    sink: &mut impl FnMut(&[u8]) -> io::Result<()>,
-) -> Result<u64, (io::Error, bool)> {
-    let mut buffer = vec![0u8; 256 * 1024];
-    let mut total = 0u64;
-    loop {
-        let n = match reader.read(&mut buffer) {
-            Ok(0) => return Ok(total),
-            Ok(n) => n,
-            Err(err) if err.kind() == io::ErrorKind::Interrupted => continue,
-            Err(err) => return Err((err, false)),
-        };
-        sink(&buffer[..n]).map_err(|err| (err, true))?;
-        total += n as u64;
+fn read_local(path: &Path, limit: u64) -> Result<Vec<u8>, TransportError> {
+    let local = |source| TransportError::Local {
+        path: path.display().to_string(),
+        source,
+    };
+    let size = std::fs::metadata(path).map_err(local)?.len();
+    if size > limit {
+        return Err(TransportError::TooLarge {
+            url: path.display().to_string(),
+            limit,
+        });
     }
-}
-
-/// Return the TLS settings every HTTPS client of patchline uses: the
-/// system's roots (see [`system_roots`]), read once per process.
-pub fn tls_config() -> TlsConfig {
-    static ROOTS: OnceLock<RootCerts> = OnceLock::new();
-    let roots = ROOTS.get_or_init(|| system_roots(Path::new(SYSTEM_CERTS)));
-    TlsConfig::builder().root_certs(roots.clone()).build()
-}
-
-/// Read the certificates of a certificates folder: Debian's bundle
-/// `ca-certificates.crt` and every other certificate file in it that is
-/// not a link (Concourse mounts the worker's folder there, with the
-/// operator's own authorities as plain files; the links of a Debian folder
-/// point at certificates the bundle already holds). Without the bundle,
-/// every file is read. Mozilla's roots are used when nothing is found.
-fn system_roots(folder: &Path) -> RootCerts {
-    let bundle = folder.join("ca-certificates.crt");
-    let has_bundle = bundle.is_file();
-    let mut paths: Vec<PathBuf> = std::fs::read_dir(folder)
-        .map(|entries| entries.flatten().map(|e| e.path()).collect())
-        .unwrap_or_default();
-    paths.sort();
-    paths.retain(|path| {
-        path.is_file()
-            && (!has_bundle
-                || *path == bundle
-                || (!path.is_symlink()
-                    && path
-                        .extension()
-                        .is_some_and(|ext| ext == "pem" || ext == "crt")))
-    });
-
-    let mut certs = Vec::new();
-    for path in &paths {
-        if let Ok(pem) = std::fs::read(path) {
-            certs.extend(
-                ureq::tls::parse_pem(&pem)
-                    .flatten()
-                    .filter_map(|item| match item {
-                        ureq::tls::PemItem::Certificate(cert) => Some(cert),
-                        _ => None,
-                    }),
-            );
-        }
-    }
-    if certs.is_empty() {
-        RootCerts::WebPki
-    } else {
-        RootCerts::new_with_certs(&certs.iter().map(Certificate::to_owned).collect::<Vec<_>>())
-    }
+    std::fs::read(path).map_err(local)
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    /// Return the first `n` certificates of the host's bundle, one PEM each.
-    fn host_certificates(n: usize) -> Option<Vec<String>> {
-        let bundle = std::fs::read_to_string("/etc/ssl/certs/ca-certificates.crt").ok()?;
-        let end = "-----END CERTIFICATE-----";
-        let certs: Vec<String> = bundle
-            .split_inclusive(end)
-            .filter(|part| part.contains("BEGIN CERTIFICATE"))
-            .map(|part| format!("{}\n", part.trim()))
-            .take(n)
-            .collect();
-        (certs.len() == n).then_some(certs)
-    }
-
-    fn count(roots: RootCerts) -> usize {
-        match roots {
-            RootCerts::Specific(certs) => certs.len(),
-            _ => 0,
-        }
-    }
-
-    #[test]
-    fn roots_are_the_bundle_plus_plain_certificate_files() {
-        let Some(certs) = host_certificates(3) else {
-            return;
-        };
-        let folder = tempfile::tempdir().unwrap();
-        let elsewhere = tempfile::tempdir().unwrap();
-        std::fs::write(folder.path().join("ca-certificates.crt"), &certs[0]).unwrap();
-        std::fs::write(folder.path().join("operator-ca.pem"), &certs[1]).unwrap();
-        std::fs::write(elsewhere.path().join("c.pem"), &certs[2]).unwrap();
-        std::os::unix::fs::symlink(elsewhere.path().join("c.pem"), folder.path().join("c.pem"))
-            .unwrap();
-        assert_eq!(
-            count(system_roots(folder.path())),
-            2,
-            "the link is in the bundle"
-        );
-
-        std::fs::remove_file(folder.path().join("ca-certificates.crt")).unwrap();
-        assert_eq!(
-            count(system_roots(folder.path())),
-            2,
-            "without a bundle, every file"
-        );
-
-        let empty = tempfile::tempdir().unwrap();
-        assert!(matches!(system_roots(empty.path()), RootCerts::WebPki));
-    }
 
     #[test]
     fn locations_parse_and_join() {
@@ -350,37 +319,5 @@ mod tests {
             Location::Path("/srv/x".into())
         );
         assert!(Location::parse("ftp://host/x").is_err());
-    }
-
-    #[test]
-    fn fetches_from_a_real_server_and_a_file() {
-        let server = tiny_http::Server::http("127.0.0.1:0").unwrap();
-        let url = format!("http://{}/doc", server.server_addr());
-        let handle = std::thread::spawn(move || {
-            for (i, request) in server.incoming_requests().take(2).enumerate() {
-                let response = if i == 0 {
-                    tiny_http::Response::from_string("hello")
-                } else {
-                    tiny_http::Response::from_string("gone").with_status_code(404)
-                };
-                request.respond(response).unwrap();
-            }
-        });
-        let transport = Transport::new();
-        let location = Location::parse(&url).unwrap();
-        assert_eq!(transport.fetch(&location, 100).unwrap(), b"hello");
-        let err = transport.fetch(&location, 100).unwrap_err().to_string();
-        assert_eq!(err, format!("{url}: server answered HTTP 404"));
-        handle.join().unwrap();
-
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("doc");
-        std::fs::write(&path, "0123456789").unwrap();
-        let location = Location::Path(path);
-        assert_eq!(transport.fetch(&location, 10).unwrap(), b"0123456789");
-        assert!(matches!(
-            transport.fetch(&location, 9),
-            Err(TransportError::TooLarge { limit: 9, .. })
-        ));
     }
 }

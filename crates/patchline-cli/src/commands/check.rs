@@ -4,10 +4,9 @@ use std::ffi::OsString;
 use std::process::ExitCode;
 
 use patchline_resource::{check, read_request, CheckRequest};
-use patchline_transport::Transport;
 
 pub fn run(_args: Vec<OsString>) -> anyhow::Result<ExitCode> {
     let request: CheckRequest = read_request(std::io::stdin().lock())?;
-    let versions = check(&request, &Transport::new())?;
+    let versions = check(&request)?;
     super::print_json(&versions)
 }

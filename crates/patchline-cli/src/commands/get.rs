@@ -5,11 +5,10 @@ use std::ffi::OsString;
 use std::process::ExitCode;
 
 use patchline_resource::{get, read_request, InRequest};
-use patchline_transport::Transport;
 
 pub fn run(args: Vec<OsString>) -> anyhow::Result<ExitCode> {
     let dest = super::folder_argument(&args, "destination")?;
     let request: InRequest = read_request(std::io::stdin().lock())?;
-    let response = get(&request, &dest, &Transport::new())?;
+    let response = get(&request, &dest)?;
     super::print_json(&response)
 }

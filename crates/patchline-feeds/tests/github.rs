@@ -1,0 +1,523 @@
+//! The github feed against the GitHub stand-in: paging, drafts,
+//! pre-releases, many assets, hashes, tokens, conditional requests and
+//! errors, over real loopback HTTP.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use patchline_core::{HashAlgorithm, Release, Secret};
+use patchline_feeds::github::{download_request, list, prepare, Config};
+use patchline_feeds::{Listing, Skipped};
+use patchline_standins::github::{AssetSpec, GitHub, ReleaseSpec, Repository, REPOSITORY_ID};
+use patchline_transport::{Transport, TransportConfig};
+use sha2::{Digest, Sha256};
+
+const TOKEN: &str = "s3cr3t-token";
+
+fn transport() -> Transport {
+    Transport::new(TransportConfig {
+        attempts: 1,
+        log: Arc::new(|_| {}),
+        ..TransportConfig::default()
+    })
+    .unwrap()
+}
+
+fn config(github: &GitHub) -> Config {
+    Config {
+        owner: "acme".into(),
+        repository: "widget".into(),
+        access_token: None,
+        api_url: github.api_url().into(),
+        tag_filter: None,
+        checksums: None,
+        include_prereleases: false,
+    }
+}
+
+fn with_token(config: Config, token: &str) -> Config {
+    Config {
+        access_token: Some(Secret::new(token)),
+        ..config
+    }
+}
+
+fn versions(listing: &Listing) -> Vec<&str> {
+    listing
+        .releases
+        .iter()
+        .map(|r| r.version.as_str())
+        .collect()
+}
+
+fn api_paths(github: &GitHub) -> Vec<String> {
+    github.api_requests().into_iter().map(|r| r.path).collect()
+}
+
+fn sha256(bytes: &[u8]) -> String {
+    hex::encode(Sha256::digest(bytes))
+}
+
+fn release<'a>(listing: &'a Listing, version: &str) -> &'a Release {
+    listing
+        .releases
+        .iter()
+        .find(|r| r.version.as_str() == version)
+        .unwrap_or_else(|| panic!("no release {version}"))
+}
+
+#[test]
+fn drafts_filling_the_first_page_are_passed_over() {
+    let mut repository = Repository::new("acme", "widget")
+        .token(TOKEN)
+        .release(ReleaseSpec::new("v1.0.0").asset(AssetSpec::new("widget-1.0.0.tgz", b"one")))
+        .release(ReleaseSpec::new("v1.0.1"))
+        .release(ReleaseSpec::new("v1.1.0"));
+    for n in 0..100 {
+        repository = repository.release(ReleaseSpec::new(&format!("v2.0.{n}")).draft());
+    }
+    let github = GitHub::start(repository);
+
+    let listing = list(&with_token(config(&github), TOKEN), &transport(), None).unwrap();
+
+    assert_eq!(versions(&listing), ["1.1.0", "1.0.1", "1.0.0"]);
+    assert_eq!(listing.skipped, []);
+    assert_eq!(
+        api_paths(&github),
+        [
+            "/repos/acme/widget/releases?per_page=100".to_string(),
+            format!("/repositories/{REPOSITORY_ID}/releases?per_page=100&page=2"),
+        ]
+    );
+    let first = release(&listing, "1.0.0");
+    assert_eq!(
+        first.published.unwrap().to_rfc3339(),
+        "2026-01-01T00:00:00+00:00"
+    );
+    assert_eq!(first.handle, None);
+    assert_eq!(first.files.len(), 1);
+    let file = &first.files[0];
+    assert_eq!(file.name, "widget-1.0.0.tgz");
+    assert_eq!(file.size, Some(3));
+    assert_eq!(
+        file.hashes,
+        BTreeMap::from([(HashAlgorithm::Sha256, sha256(b"one"))])
+    );
+    let asset_id = github.asset_id("v1.0.0", "widget-1.0.0.tgz");
+    assert_eq!(
+        file.urls,
+        [format!(
+            "{}/repos/acme/widget/releases/assets/{asset_id}",
+            github.api_url()
+        )]
+    );
+
+    // Without push access GitHub lists no drafts: one page holds it all.
+    let anonymous = list(&config(&github), &transport(), None).unwrap();
+    assert_eq!(versions(&anonymous), ["1.1.0", "1.0.1", "1.0.0"]);
+    assert_eq!(github.api_requests().len(), 3);
+}
+
+#[test]
+fn prereleases_are_offered_only_when_asked() {
+    let github = GitHub::start(
+        Repository::new("acme", "widget")
+            .release(ReleaseSpec::new("v1.0.0"))
+            .release(ReleaseSpec::new("v1.1.0-rc.1").prerelease())
+            .release(ReleaseSpec::new("v1.1.0")),
+    );
+
+    let listing = list(&config(&github), &transport(), None).unwrap();
+    assert_eq!(versions(&listing), ["1.1.0", "1.0.0"]);
+    assert_eq!(
+        listing.skipped,
+        [Skipped {
+            entry: "v1.1.0-rc.1".into(),
+            reason: "a pre-release (source.include_prereleases is false)".into(),
+        }]
+    );
+
+    let included = Config {
+        include_prereleases: true,
+        ..config(&github)
+    };
+    let listing = list(&included, &transport(), None).unwrap();
+    assert_eq!(versions(&listing), ["1.1.0", "1.1.0-rc.1", "1.0.0"]);
+    assert_eq!(listing.skipped, []);
+}
+
+#[test]
+fn a_check_stops_after_the_page_holding_the_current_version() {
+    let mut repository = Repository::new("acme", "widget");
+    for n in 0..250 {
+        repository = repository.release(ReleaseSpec::new(&format!("v1.0.{n}")));
+    }
+    let github = GitHub::start(repository);
+    let config = config(&github);
+    let transport = transport();
+
+    // Newest first, 100 a page: 249..150, 149..50, 49..0.
+    let listing = list(&config, &transport, Some("1.0.120")).unwrap();
+    assert_eq!(github.api_requests().len(), 2);
+    assert_eq!(listing.releases.len(), 200);
+    assert_eq!(versions(&listing)[0], "1.0.249");
+    assert_eq!(versions(&listing)[199], "1.0.50");
+
+    let listing = list(&config, &transport, Some("1.0.200")).unwrap();
+    assert_eq!(github.api_requests().len(), 3);
+    assert_eq!(listing.releases.len(), 100);
+
+    let listing = list(&config, &transport, None).unwrap();
+    assert_eq!(github.api_requests().len(), 6);
+    assert_eq!(listing.releases.len(), 250);
+    assert_eq!(versions(&listing)[249], "1.0.0");
+
+    // A current version that is gone (a deleted release) reads everything.
+    let listing = list(&config, &transport, Some("0.9.0")).unwrap();
+    assert_eq!(github.api_requests().len(), 9);
+    assert_eq!(listing.releases.len(), 250);
+}
+
+#[test]
+fn a_release_with_150_assets_lists_them_all() {
+    let mut big = ReleaseSpec::new("v3.0.0");
+    for n in 0..150 {
+        big = big.asset(AssetSpec::new(
+            &format!("part-{n:03}.bin"),
+            format!("part {n}").as_bytes(),
+        ));
+    }
+    let github = GitHub::start(
+        Repository::new("acme", "widget")
+            .release(
+                ReleaseSpec::new("v2.0.0")
+                    .asset(AssetSpec::new("a.bin", b"a"))
+                    .asset(AssetSpec::new("b.bin", b"b")),
+            )
+            .release(big),
+    );
+
+    let listing = list(&config(&github), &transport(), None).unwrap();
+
+    assert_eq!(versions(&listing), ["3.0.0", "2.0.0"]);
+    let names: Vec<String> = release(&listing, "3.0.0")
+        .files
+        .iter()
+        .map(|f| f.name.clone())
+        .collect();
+    let expected: Vec<String> = (0..150).map(|n| format!("part-{n:03}.bin")).collect();
+    assert_eq!(names, expected);
+    let last = &release(&listing, "3.0.0").files[149];
+    assert_eq!(last.size, Some(8));
+    assert_eq!(last.hashes[&HashAlgorithm::Sha256], sha256(b"part 149"));
+    assert_eq!(
+        last.urls,
+        [format!(
+            "{}/acme/widget/releases/download/v3.0.0/part-149.bin",
+            github.api_url()
+        )]
+    );
+    assert_eq!(release(&listing, "2.0.0").files.len(), 2);
+    assert_eq!(
+        api_paths(&github),
+        [
+            "/repos/acme/widget/releases?per_page=100".to_string(),
+            "/repos/acme/widget/releases/1001/assets?per_page=100".to_string(),
+            format!("/repositories/{REPOSITORY_ID}/releases/1001/assets?per_page=100&page=2"),
+        ]
+    );
+
+    // The public download URL redirects to the file host.
+    let config = config(&github);
+    let body = transport()
+        .send(&download_request(&config, &last.urls[0]), 1024)
+        .unwrap()
+        .body;
+    assert_eq!(body, b"part 149");
+    let served = github.file_requests();
+    assert_eq!(served.len(), 1);
+    assert_eq!(served[0].status, 200);
+}
+
+#[test]
+fn hashes_come_from_digests_or_the_checksums_asset() {
+    let sums = format!(
+        "{}  widget.tgz\n{} *widget.zip\n",
+        sha256(b"not the tgz"),
+        sha256(b"zip bytes")
+    );
+    let github = GitHub::start(
+        Repository::new("acme", "widget").release(
+            ReleaseSpec::new("v1.4.0")
+                .asset(AssetSpec::new("widget.tgz", b"tgz bytes"))
+                .asset(AssetSpec::new("widget.zip", b"zip bytes").without_digest())
+                .asset(AssetSpec::new("widget.deb", b"deb bytes").without_digest())
+                .asset(AssetSpec::new("widget.rpm", b"").state("starter"))
+                .asset(AssetSpec::new("SHA256SUMS", sums.as_bytes()).without_digest()),
+        ),
+    );
+    let config = Config {
+        checksums: Some("SHA256SUMS".into()),
+        ..config(&github)
+    };
+    let transport = transport();
+
+    let mut listing = list(&config, &transport, None).unwrap();
+    let release = &mut listing.releases[0];
+    let sums_id = github.asset_id("v1.4.0", "SHA256SUMS");
+    assert_eq!(
+        release.handle.as_deref(),
+        Some(
+            format!(
+                "{}/repos/acme/widget/releases/assets/{sums_id}",
+                github.api_url()
+            )
+            .as_str()
+        )
+    );
+    let hashes = |release: &Release| -> Vec<(String, Option<String>)> {
+        release
+            .files
+            .iter()
+            .map(|f| {
+                (
+                    f.name.clone(),
+                    f.hashes.get(&HashAlgorithm::Sha256).cloned(),
+                )
+            })
+            .collect()
+    };
+    assert_eq!(
+        hashes(release),
+        [
+            ("widget.tgz".to_string(), Some(sha256(b"tgz bytes"))),
+            ("widget.zip".to_string(), None),
+            ("widget.deb".to_string(), None),
+            ("SHA256SUMS".to_string(), None),
+        ]
+    );
+
+    prepare(&config, release, &transport).unwrap();
+
+    // GitHub's digest wins over the checksums file; a file neither names
+    // stays without a hash.
+    assert_eq!(
+        hashes(release),
+        [
+            ("widget.tgz".to_string(), Some(sha256(b"tgz bytes"))),
+            ("widget.zip".to_string(), Some(sha256(b"zip bytes"))),
+            ("widget.deb".to_string(), None),
+            ("SHA256SUMS".to_string(), None),
+        ]
+    );
+    let asked = github.api_requests().pop().unwrap();
+    assert_eq!(
+        asked.path,
+        format!("/repos/acme/widget/releases/assets/{sums_id}")
+    );
+    assert_eq!(asked.header("accept"), Some("application/octet-stream"));
+    assert_eq!(asked.status, 302);
+    let fetched = github.file_requests();
+    assert_eq!(fetched.len(), 1);
+    assert!(fetched[0].path.starts_with(&format!(
+        "/github-production-release-asset/{REPOSITORY_ID}/{sums_id}?sig="
+    )));
+    assert_eq!(fetched[0].status, 200);
+
+    // Once every file has a SHA-256, the checksums file is not read again.
+    release.files.retain(|f| f.name == "widget.tgz");
+    prepare(&config, release, &transport).unwrap();
+    assert_eq!(github.file_requests().len(), 1);
+}
+
+#[test]
+fn a_tag_filter_reads_other_tag_schemes() {
+    let github = GitHub::start(
+        Repository::new("acme", "widget")
+            .release(ReleaseSpec::new("release-2.0.1"))
+            .release(ReleaseSpec::new("v3.0.0"))
+            .release(ReleaseSpec::new("release-candidate")),
+    );
+    let filtered = |filter: &str| Config {
+        tag_filter: Some(filter.into()),
+        ..config(&github)
+    };
+
+    let listing = list(&filtered("^release-(.*)$"), &transport(), None).unwrap();
+    assert_eq!(versions(&listing), ["2.0.1"]);
+    assert_eq!(
+        listing.skipped,
+        [
+            Skipped {
+                entry: "release-candidate".into(),
+                reason:
+                    r#"version "candidate" does not parse: each release component must be a number"#
+                        .into(),
+            },
+            Skipped {
+                entry: "v3.0.0".into(),
+                reason: r#"the tag does not match source.tag_filter "^release-(.*)$""#.into(),
+            },
+        ]
+    );
+
+    let requests = github.api_requests().len();
+    let err = list(&filtered("^release-(.*$"), &transport(), None).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        r#"source.tag_filter: "^release-(.*$" is not a regex: unclosed group"#
+    );
+    let err = list(&filtered("^release-.*$"), &transport(), None).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        r#"source.tag_filter: "^release-.*$" has no group capturing the version"#
+    );
+    assert_eq!(
+        github.api_requests().len(),
+        requests,
+        "refused before asking"
+    );
+}
+
+#[test]
+fn a_private_repository_needs_the_token() {
+    let github = GitHub::start(
+        Repository::new("acme", "widget")
+            .token(TOKEN)
+            .private()
+            .release(
+                ReleaseSpec::new("v1.0.0").asset(AssetSpec::new("widget.tgz", b"private bytes")),
+            ),
+    );
+    let transport = transport();
+
+    let err = list(&config(&github), &transport, None).unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "source.repository: GitHub knows no repository acme/widget (HTTP 404; \
+         a private repository needs source.access_token)"
+    );
+    let err = list(
+        &with_token(config(&github), "wrong-guess"),
+        &transport,
+        None,
+    )
+    .unwrap_err();
+    assert_eq!(
+        err.to_string(),
+        "source.access_token: GitHub refused the request (HTTP 401)"
+    );
+
+    let config = with_token(config(&github), TOKEN);
+    let listing = list(&config, &transport, None).unwrap();
+    let file = &listing.releases[0].files[0];
+    let asset_id = github.asset_id("v1.0.0", "widget.tgz");
+    assert_eq!(
+        file.urls,
+        [format!(
+            "{}/repos/acme/widget/releases/assets/{asset_id}",
+            github.api_url()
+        )]
+    );
+
+    let body = transport
+        .send(&download_request(&config, &file.urls[0]), 1024)
+        .unwrap()
+        .body;
+    assert_eq!(body, b"private bytes");
+
+    // The public URL does not serve a private repository's assets.
+    let browser = format!(
+        "{}/acme/widget/releases/download/v1.0.0/widget.tgz",
+        github.api_url()
+    );
+    let err = transport
+        .send(&download_request(&config, &browser), 1024)
+        .unwrap_err();
+    assert_eq!(err.status(), Some(404));
+
+    let asked = github.api_requests();
+    let download = asked
+        .iter()
+        .find(|r| r.path.ends_with(&format!("/assets/{asset_id}")))
+        .unwrap();
+    assert_eq!(
+        download.header("authorization"),
+        Some("Bearer s3cr3t-token")
+    );
+    assert_eq!(download.status, 302);
+    let served = github.file_requests();
+    assert_eq!(served.len(), 1);
+    assert_eq!(served[0].status, 200);
+    for request in &served {
+        assert_eq!(request.header("authorization"), None);
+        assert!(
+            request
+                .headers
+                .iter()
+                .all(|(_, value)| !value.contains(TOKEN)),
+            "{:?}",
+            request.headers
+        );
+    }
+}
+
+#[test]
+fn an_unchanged_listing_costs_a_304() {
+    let mut repository = Repository::new("acme", "widget");
+    for n in 0..150 {
+        repository = repository.release(ReleaseSpec::new(&format!("v1.{n}.0")));
+    }
+    let github = GitHub::start(repository);
+    let cache = tempfile::tempdir().unwrap();
+    let transport = Transport::new(TransportConfig {
+        attempts: 1,
+        cache_dir: Some(cache.path().to_path_buf()),
+        log: Arc::new(|_| {}),
+        ..TransportConfig::default()
+    })
+    .unwrap();
+
+    let first = list(&config(&github), &transport, None).unwrap();
+    let again = list(&config(&github), &transport, None).unwrap();
+
+    assert_eq!(versions(&again), versions(&first));
+    assert_eq!(again.releases.len(), 150);
+    let asked = github.api_requests();
+    let statuses: Vec<u16> = asked.iter().map(|r| r.status).collect();
+    assert_eq!(statuses, [200, 200, 304, 304]);
+    assert_eq!(asked[0].header("if-none-match"), None);
+    assert_eq!(asked[2].path, asked[0].path);
+    assert_eq!(asked[3].path, asked[1].path);
+    assert!(asked[3]
+        .header("if-none-match")
+        .unwrap()
+        .starts_with("W/\""));
+}
+
+#[test]
+fn failures_name_the_source_field() {
+    let github = GitHub::start(Repository::new("acme", "widget").token(TOKEN));
+
+    let unknown = Config {
+        repository: "nothing".into(),
+        ..with_token(config(&github), TOKEN)
+    };
+    let err = list(&unknown, &transport(), None).unwrap_err().to_string();
+    assert_eq!(
+        err,
+        "source.repository: GitHub knows no repository acme/nothing (HTTP 404)"
+    );
+
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let api_url = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    let nowhere = Config {
+        api_url: api_url.clone(),
+        ..with_token(config(&github), TOKEN)
+    };
+    let err = list(&nowhere, &transport(), None).unwrap_err().to_string();
+    let expected = format!("source.api_url: {api_url}/repos/acme/widget/releases?***: ");
+    assert!(err.starts_with(&expected), "{err}");
+    assert!(!err.contains('\n') && !err.contains(TOKEN), "{err}");
+}

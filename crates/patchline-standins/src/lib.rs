@@ -1,0 +1,11 @@
+//! Local stand-ins of the services patchline reads: bosh.io, GitHub's
+//! releases API and Tanzu Network. Each one is an HTTP server on loopback
+//! that answers as the service's public API documents it (field names,
+//! ordering, pagination, redirects), from releases a test describes.
+//! They serve tests and the benchmark; nothing in a shipped binary uses
+//! them.
+
+pub mod bosh_io;
+pub mod faults;
+pub mod github;
+pub mod pivnet;
