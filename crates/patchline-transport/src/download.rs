@@ -49,6 +49,10 @@ impl Transport {
         let mut progress = Progress::new(self, label, size);
         self.with_retries(request, |_| {
             let offset = sink.written();
+            if offset > 0 && size == Some(offset) {
+                // Every byte arrived before the connection broke.
+                return Ok(());
+            }
             let mut extra = vec![("Accept-Encoding", "identity".to_string())];
             if offset > 0 {
                 extra.push(("Range", format!("bytes={offset}-")));
@@ -300,6 +304,69 @@ fn human_duration(duration: Duration) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    struct Collect(Vec<u8>);
+
+    impl Sink for Collect {
+        fn write(&mut self, bytes: &[u8]) -> io::Result<()> {
+            self.0.extend_from_slice(bytes);
+            Ok(())
+        }
+        fn written(&self) -> u64 {
+            self.0.len() as u64
+        }
+        fn restart(&mut self) -> io::Result<()> {
+            self.0.clear();
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn progress_lines_name_bytes_rate_and_time_left() {
+        let body: Vec<u8> = (0..3 << 20).map(|i| (i % 251) as u8).collect();
+        let server = tiny_http::Server::http("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/f.bin", server.server_addr());
+        let served = body.clone();
+        let handle = std::thread::spawn(move || {
+            let request = server.recv().unwrap();
+            request
+                .respond(tiny_http::Response::from_data(served))
+                .unwrap();
+        });
+        let lines = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+        let captured = lines.clone();
+        let transport = Transport::new(crate::TransportConfig {
+            progress_every: Duration::ZERO,
+            log: std::sync::Arc::new(move |line| captured.lock().unwrap().push(line.into())),
+            ..Default::default()
+        })
+        .unwrap();
+        let mut sink = Collect(Vec::new());
+        let size = body.len() as u64;
+        let got = transport
+            .download(&Request::get(url), Some(size), "f.bin", &mut sink)
+            .unwrap();
+        handle.join().unwrap();
+        assert_eq!(got, size);
+        assert!(sink.0 == body, "the bytes arrive unchanged");
+
+        let lines = lines.lock().unwrap();
+        let progress: Vec<&String> = lines
+            .iter()
+            .filter(|l| l.contains(" of 3.0 MiB ("))
+            .collect();
+        assert!(!progress.is_empty(), "{lines:?}");
+        for line in &progress {
+            assert!(line.starts_with("f.bin: "), "{line}");
+            assert!(line.contains("/s"), "{line}");
+            assert!(!line.contains('\r'), "{line}");
+        }
+        let last = lines.last().unwrap();
+        assert!(
+            last.starts_with("f.bin: 3.0 MiB in ") && last.ends_with("/s on average"),
+            "{last}"
+        );
+    }
 
     #[test]
     fn content_range_start() {

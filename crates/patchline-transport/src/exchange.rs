@@ -233,6 +233,17 @@ pub(crate) fn read_whole(opened: Opened, limit: u64) -> Result<Response, Failure
 
 /// Classify a failure to get an answer at all.
 fn connection_failure(url: &str, err: ureq::Error) -> Failure {
+    // rustls reports a refused certificate (and any other failed
+    // handshake) as an I/O error of kind `InvalidData`: no later attempt
+    // gets another certificate, so it is final.
+    if let ureq::Error::Io(io) = &err {
+        if io.kind() == std::io::ErrorKind::InvalidData {
+            return Failure::final_(TransportError::Http {
+                url: redact_url(url),
+                reason: format!("TLS: {io}"),
+            });
+        }
+    }
     let retry = match &err {
         ureq::Error::Io(_)
         | ureq::Error::Timeout(_)
