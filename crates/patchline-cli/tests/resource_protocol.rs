@@ -376,7 +376,7 @@ fn in_refuses_what_it_cannot_trust() {
     assert!(run.ok, "{}", run.stderr);
     assert!(
         run.stderr.contains(
-            "/4/four_tgz: the server sends 5 bytes (no content type) but the feed publishes 4\n"
+            "/4/four_tgz: the server sends 5 bytes (no content type) but the feed publishes 4; trying the next URL\n"
         ),
         "{}",
         run.stderr

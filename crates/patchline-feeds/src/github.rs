@@ -180,13 +180,19 @@ pub fn list(
                 });
                 continue;
             }
-            listing.releases.push(read_release(
-                config,
-                transport,
-                release,
-                version,
-                checksums.as_ref(),
-            )?);
+            let mut release =
+                read_release(config, transport, release, version, checksums.as_ref())?;
+            // Hashes from a checksums asset count in the fingerprint, so
+            // they are read here, not at download time: a file rebuilt
+            // under the same version must give a new fingerprint. Only
+            // releases a caller can still want are read.
+            if current.is_none_or(|current| {
+                Version::parse(current)
+                    .is_ok_and(|current| !release.version.cmp_precedence(&current).is_lt())
+            }) {
+                fill_from_checksums(config, &mut release, transport)?;
+            }
+            listing.releases.push(release);
         }
         Ok(!holds_current)
     })?;
@@ -229,7 +235,7 @@ fn read_release(
         assets
             .iter()
             .find(|asset| filter.matches(&asset.name))
-            .map(|asset| asset.url.clone())
+            .map(|asset| download_url(config, asset))
     });
     let files = assets
         .into_iter()
@@ -240,11 +246,7 @@ fn read_release(
                 .and_then(sha256_of_digest)
                 .map(|hex| BTreeMap::from([(HashAlgorithm::Sha256, hex)]))
                 .unwrap_or_default(),
-            urls: vec![if config.access_token.is_some() {
-                asset.url
-            } else {
-                asset.browser_download_url
-            }],
+            urls: vec![download_url(config, &asset)],
             name: asset.name,
             size: Some(asset.size),
         })
@@ -255,6 +257,16 @@ fn read_release(
         files,
         handle,
     })
+}
+
+/// Return where an asset is downloaded from: its public URL, or with a
+/// token its API URL (the only way to a private repository's assets).
+fn download_url(config: &Config, asset: &ApiAsset) -> String {
+    if config.access_token.is_some() {
+        asset.url.clone()
+    } else {
+        asset.browser_download_url.clone()
+    }
 }
 
 /// Read the pages of a listing from `first` on, handing each to `page`
@@ -397,11 +409,12 @@ impl TagFilter {
     }
 }
 
-/// Fill hashes from the checksums asset for files GitHub gives no digest.
+/// Fill hashes from the checksums asset for files GitHub gives no digest;
+/// the request is conditional, so an unchanged asset costs a `304`.
 ///
 /// A file the checksums asset does not name either stays without a hash;
 /// whether that is acceptable is the caller's decision.
-pub fn prepare(
+fn fill_from_checksums(
     config: &Config,
     release: &mut Release,
     transport: &Transport,
@@ -414,7 +427,7 @@ pub fn prepare(
         return Ok(());
     }
     let response = transport
-        .send(&download_request(config, handle), MAX_CHECKSUMS_BYTES)
+        .send_cached(&download_request(config, handle), MAX_CHECKSUMS_BYTES)
         .map_err(|err| FeedError::source("checksums", err))?;
     let text = String::from_utf8_lossy(&response.body);
     let sums = parse_checksums(&text);

@@ -165,11 +165,10 @@ impl FeedConfig {
         }
     }
 
-    /// Make `release` ready for `in`, after its files were chosen: accept
-    /// an EULA, fill hashes from a checksums file.
+    /// Make `release` ready for `in`, after its files were chosen (Tanzu
+    /// Network wants its EULA accepted first).
     pub fn prepare(&self, release: &mut Release, transport: &Transport) -> Result<(), FeedError> {
         match self {
-            FeedConfig::Github(config) => github::prepare(config, release, transport),
             FeedConfig::Pivnet(config) => pivnet::prepare(config, release, transport),
             _ => Ok(()),
         }

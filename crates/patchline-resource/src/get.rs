@@ -249,7 +249,7 @@ impl Jobs<'_> {
         let final_path = self.dest.join(&file.name);
         let partial = self.dest.join(format!(".{}.partial", file.name));
         let mut last_error = None;
-        for url in &file.urls {
+        for (tried, url) in file.urls.iter().enumerate() {
             let started = Instant::now();
             self.log.info(format!(
                 "downloading {} ({}) from {}",
@@ -297,7 +297,10 @@ impl Jobs<'_> {
                     if matches!(err, ResourceError::Verify(_)) {
                         return Err(err);
                     }
-                    self.log.info(format!("{}: {err}", file.name));
+                    if tried + 1 < file.urls.len() {
+                        self.log
+                            .info(format!("{}: {err}; trying the next URL", file.name));
+                    }
                     last_error = Some(err);
                 }
             }
@@ -393,7 +396,9 @@ impl Sink for FileSink<'_> {
     fn write(&mut self, bytes: &[u8]) -> io::Result<()> {
         let received = self.written + bytes.len() as u64;
         if self.expectation.is_oversized(received) {
+            // The count says what arrived; the bytes are not kept.
             self.oversized = true;
+            self.written = received;
             return Err(io::Error::other("more bytes than the published size"));
         }
         self.file.write_all(bytes)?;

@@ -45,7 +45,9 @@ const EXPIRED_SIGNATURE: &str = "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<Er
 pub enum Fault {
     /// Answer as usual (`200`, or `206` to a range request) with the full
     /// `Content-Length`, send `after_bytes` bytes of the body, then close
-    /// the connection: the client sees the body end early.
+    /// the connection: the client sees the body end early. The close is a
+    /// plain one (`std` cannot send a TCP reset), which a client reads
+    /// the same way: the peer went away mid-body.
     Reset {
         /// Body bytes sent before the connection is closed.
         after_bytes: usize,
@@ -72,6 +74,10 @@ pub enum Fault {
     /// Answer `200` with an HTML error page and that page's own
     /// `Content-Length`, as a misconfigured host or a captive portal does.
     HtmlInsteadOf200,
+    /// Answer `200` with an HTML error page and no `Content-Length`, the
+    /// body ending where the connection closes, as HTTP/1.0 servers and
+    /// captive portals answer.
+    HtmlUntilClose,
     /// Answer a range request `bytes=N-` with `206` and the bytes from
     /// N/2 on, their `Content-Range` saying so. A request without a range
     /// is served normally.
@@ -258,7 +264,9 @@ fn answer(stream: TcpStream, state: &Mutex<State>, stop: &AtomicBool) -> std::io
     };
     let mut out = stream;
     let range = request.header("range").and_then(range_start);
-    let result = match (fault, file) {
+    // The client may have given up on a slow or wrong answer: its closed
+    // socket is not the server's failure.
+    let _ = match (fault, file) {
         (
             Some(Fault::Status {
                 code,
@@ -279,6 +287,11 @@ fn answer(stream: TcpStream, state: &Mutex<State>, stop: &AtomicBool) -> std::io
             &[("Content-Type", "text/html; charset=utf-8".to_string())],
             HTML_ERROR_PAGE.as_bytes(),
         ),
+        (Some(Fault::HtmlUntilClose), _) => {
+            let head = "HTTP/1.1 200 OK\r\nContent-Type: text/html\r\nConnection: close\r\n\r\n";
+            out.write_all(head.as_bytes())
+                .and_then(|()| out.write_all(HTML_ERROR_PAGE.as_bytes()))
+        }
         (Some(Fault::RedirectTo { url }), _) => {
             write_whole(&mut out, 302, &[("Location", url)], b"")
         }
@@ -316,9 +329,6 @@ fn answer(stream: TcpStream, state: &Mutex<State>, stop: &AtomicBool) -> std::io
         ),
         (None, Some(file)) => write_file(&mut out, &file, range, Pace::Steady),
     };
-    // The client may have given up on a slow or wrong answer: its closed
-    // socket is not the server's failure.
-    let _ = result;
     let _ = out.flush();
     out.shutdown(Shutdown::Both)
 }

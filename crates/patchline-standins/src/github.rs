@@ -764,16 +764,25 @@ fn answer_file(state: &State, asked: &Asked) -> Reply {
             "The request signature we calculated does not match the signature you provided.",
         );
     }
+    // Like the storage behind GitHub's file host: a strong ETag of the
+    // bytes, honoured by If-None-Match.
+    let etag = format!("\"{}\"", hex::encode(Sha256::digest(&asset.bytes)));
+    let unchanged = asked.header("if-none-match") == Some(etag.as_str());
     Reply {
-        status: 200,
+        status: if unchanged { 304 } else { 200 },
         headers: vec![
             ("Content-Type".into(), "application/octet-stream".into()),
             (
                 "Content-Disposition".into(),
                 format!("attachment; filename={}", asset.name),
             ),
+            ("ETag".into(), etag),
         ],
-        body: asset.bytes.clone(),
+        body: if unchanged {
+            Vec::new()
+        } else {
+            asset.bytes.clone()
+        },
     }
 }
 

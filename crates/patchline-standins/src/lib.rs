@@ -2,8 +2,9 @@
 //! releases API and Tanzu Network. Each one is an HTTP server on loopback
 //! that answers as the service's public API documents it (field names,
 //! ordering, pagination, redirects), from releases a test describes.
-//! They serve tests and the benchmark; nothing in a shipped binary uses
-//! them.
+//! `faults` is a file host that misbehaves on purpose (resets, stalls,
+//! wrong ranges, error pages) to prove the transport. They serve tests
+//! only; nothing in a shipped binary uses them.
 
 pub mod bosh_io;
 pub mod faults;

@@ -5,7 +5,9 @@
 //! transfer breaks, the next attempt asks for the rest with a `Range`
 //! request and accepts it only if `Content-Range` starts exactly at the
 //! bytes already written; a server that ignores ranges, or answers another
-//! range, makes the sink start over from zero. Bytes are never appended
+//! range, makes the sink start over from zero; so does a break in an
+//! answer that never said its length (an error page ended by closing the
+//! connection is not the start of the file). Bytes are never appended
 //! twice. A `Content-Length` that disagrees with the published size stops
 //! the download before any byte is written (an HTML error page served as
 //! `200`, say). Long downloads log their progress every few seconds.
@@ -47,7 +49,15 @@ impl Transport {
             return copy_local(&path, sink);
         }
         let mut progress = Progress::new(self, label, size);
+        // Bytes are resumed from only when the answer that brought them
+        // said how long it was: a page that ends by closing the connection
+        // (an error page without a length) is not the start of the file.
+        let mut resumable = false;
         self.with_retries(request, |_| {
+            if sink.written() > 0 && !resumable {
+                sink.restart()
+                    .map_err(|err| sink_failure(&request.url, err))?;
+            }
             let offset = sink.written();
             if offset > 0 && size == Some(offset) {
                 // Every byte arrived before the connection broke.
@@ -63,6 +73,7 @@ impl Transport {
                 sink.restart()
                     .map_err(|err| sink_failure(&opened.url, err))?;
             }
+            resumable = start > 0 || opened.header("content-length").is_some();
             let url = opened.url.clone();
             stream(opened.body.into_reader(), sink, &mut progress).map_err(
                 |(err, from_sink)| {

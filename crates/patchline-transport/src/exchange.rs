@@ -3,7 +3,7 @@
 //! as [`crate::retry`] allows, and each retry logged with its reason.
 
 use std::io::Read;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use patchline_core::secret::redact_url;
 use ureq::Body;
@@ -92,6 +92,9 @@ impl Transport {
         let started = Instant::now();
         let attempts = self.config.attempts.max(1);
         let mut number = 1;
+        // Only waiting counts against the budget: a long download that
+        // breaks after an hour of progress deserves its resume.
+        let mut waited = Duration::ZERO;
         loop {
             let failure = match attempt(number) {
                 Ok(value) => return Ok(value),
@@ -110,17 +113,18 @@ impl Transport {
                 });
             }
             let wait = wait_before(number + 1, failure.retry);
-            if number >= attempts || started.elapsed() + wait > self.config.retry_budget {
+            if number >= attempts || waited + wait > self.config.retry_budget {
                 return Err(gave_up(failure.error));
             }
             number += 1;
             self.log(&format!(
-                "{} {}; retrying in {:.1}s (attempt {number} of {attempts})",
+                "{}: {}; retrying in {:.1}s (attempt {number} of {attempts})",
                 describe(request),
                 reason_of(&failure.error),
                 wait.as_secs_f64()
             ));
             std::thread::sleep(wait);
+            waited += wait;
         }
     }
 

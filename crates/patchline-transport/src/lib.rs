@@ -125,7 +125,8 @@ pub struct TransportConfig {
     pub skip_ssl_validation: bool,
     /// Attempts per request, the first one included.
     pub attempts: u32,
-    /// The most time one request may spend on attempts and waits.
+    /// The most time one request may spend waiting between attempts
+    /// (a long transfer that breaks still gets its resume).
     pub retry_budget: Duration,
     /// How long a read may wait for bytes before the connection counts as
     /// broken.

@@ -40,12 +40,22 @@ impl Proxies {
         let proxy = |name: &str| -> Result<Option<Proxy>, TransportError> {
             var(name)
                 .map(|url| {
-                    Proxy::new(url.trim()).map_err(|_| {
+                    let refused = || {
                         TransportError::Config(format!(
-                            "{name}: {} is not a proxy URL",
+                            "{name}: {} is not an http:// proxy URL",
                             patchline_core::secret::redact_url(&url)
                         ))
-                    })
+                    };
+                    // Only HTTP proxies (CONNECT): ureq is built without
+                    // SOCKS, so another scheme is refused here rather than
+                    // failing on the first request.
+                    let url = url.trim();
+                    match url.split_once("://").map(|(scheme, _)| scheme) {
+                        None | Some("http") | Some("https") => {
+                            Proxy::new(url).map_err(|_| refused())
+                        }
+                        Some(_) => Err(refused()),
+                    }
                 })
                 .transpose()
         };
@@ -163,6 +173,18 @@ mod tests {
         })
         .unwrap_err()
         .to_string();
-        assert_eq!(err, "HTTPS_PROXY: fake://***@proxy:1 is not a proxy URL");
+        assert_eq!(
+            err,
+            "HTTPS_PROXY: fake://***@proxy:1 is not an http:// proxy URL"
+        );
+        let err = Proxies::from_lookup(|name| {
+            (name == "HTTPS_PROXY").then(|| "socks5://proxy.example:1080".to_string())
+        })
+        .unwrap_err()
+        .to_string();
+        assert_eq!(
+            err,
+            "HTTPS_PROXY: socks5://proxy.example:1080 is not an http:// proxy URL"
+        );
     }
 }

@@ -4,7 +4,7 @@
 //! another try; every other `4xx` is an answer. Waits grow exponentially
 //! from one second to thirty with random jitter, so many workers that
 //! failed together do not come back together; a server's `Retry-After` is
-//! honoured. Attempts and total time are both bounded.
+//! honoured. Attempts and the total time spent waiting are both bounded.
 
 use std::time::{Duration, SystemTime};
 

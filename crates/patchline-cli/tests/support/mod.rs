@@ -23,6 +23,8 @@ pub fn skipped(message: &str) {
 /// What one run of a command gave.
 pub struct Run {
     pub ok: bool,
+    /// The exit code; `None` when a signal ended the run.
+    pub code: Option<i32>,
     pub stdout: String,
     pub stderr: String,
 }
@@ -59,6 +61,7 @@ pub fn run_as(name: &str, args: &[&str], stdin: &str, env: &[(&str, &str)]) -> R
     let out = child.wait_with_output().unwrap();
     Run {
         ok: out.status.success(),
+        code: out.status.code(),
         stdout: String::from_utf8(out.stdout).unwrap(),
         stderr: String::from_utf8(out.stderr).unwrap(),
     }
