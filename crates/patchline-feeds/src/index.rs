@@ -29,54 +29,69 @@
 //! Fields the schema does not name are ignored, so publishers can add their
 //! own.
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use patchline_core::{HashAlgorithm, Release, ReleaseFile, Version};
 use patchline_transport::{Location, Transport};
 use serde::Deserialize;
+use serde_json::value::RawValue;
 
 use crate::{FeedError, Listing, Skipped};
 
 /// The largest index document read; 5,000 versions of 20 files fit easily.
 const MAX_INDEX_BYTES: u64 = 256 * 1024 * 1024;
 
+/// The document, read without copying: a release's files stay raw JSON
+/// until the release is known to be wanted, so a check of a long history
+/// reads the files of the few versions it answers with, not of all.
 #[derive(Deserialize)]
-struct IndexDocument {
-    releases: Vec<IndexRelease>,
+struct IndexDocument<'a> {
+    #[serde(borrow)]
+    releases: Vec<IndexRelease<'a>>,
 }
 
 #[derive(Deserialize)]
-struct IndexRelease {
-    version: String,
+struct IndexRelease<'a> {
+    #[serde(borrow)]
+    version: Cow<'a, str>,
     #[serde(default)]
     published: Option<DateTime<Utc>>,
-    #[serde(default)]
-    files: Vec<IndexFile>,
+    #[serde(default, borrow)]
+    files: Option<&'a RawValue>,
 }
 
 #[derive(Deserialize)]
-struct IndexFile {
-    name: String,
+struct IndexFile<'a> {
+    #[serde(borrow)]
+    name: Cow<'a, str>,
     #[serde(default)]
     size: Option<u64>,
-    #[serde(default)]
-    hashes: BTreeMap<String, String>,
-    #[serde(default)]
-    urls: Vec<String>,
+    #[serde(default, borrow)]
+    hashes: BTreeMap<Cow<'a, str>, Cow<'a, str>>,
+    #[serde(default, borrow)]
+    urls: Vec<Cow<'a, str>>,
 }
 
-/// Read every release of the index at `uri`.
-pub fn list(uri: &str, transport: &Transport) -> Result<Listing, FeedError> {
+/// Read every release of the index at `uri`; releases older than
+/// `current` are passed over.
+pub fn list(uri: &str, transport: &Transport, current: Option<&str>) -> Result<Listing, FeedError> {
     let location = Location::parse(uri)?;
     let bytes = transport.fetch(&location, MAX_INDEX_BYTES)?;
-    parse(&bytes, &location)
+    let current = current.and_then(|v| Version::parse(v).ok());
+    parse(&bytes, &location, current.as_ref())
 }
 
 /// Parse an index document found at `location`.
-pub fn parse(bytes: &[u8], location: &Location) -> Result<Listing, FeedError> {
-    let document: IndexDocument = serde_json::from_slice(bytes)
-        .map_err(|err| FeedError::Malformed(format!("not an index document: {err}")))?;
+pub fn parse(
+    bytes: &[u8],
+    location: &Location,
+    current: Option<&Version>,
+) -> Result<Listing, FeedError> {
+    let malformed =
+        |err: serde_json::Error| FeedError::Malformed(format!("not an index document: {err}"));
+    let document: IndexDocument = serde_json::from_slice(bytes).map_err(malformed)?;
 
     let mut listing = Listing::default();
     for entry in document.releases {
@@ -84,14 +99,21 @@ pub fn parse(bytes: &[u8], location: &Location) -> Result<Listing, FeedError> {
             Ok(version) => version,
             Err(err) => {
                 listing.skipped.push(Skipped {
-                    entry: entry.version,
+                    entry: entry.version.into_owned(),
                     reason: err.to_string(),
                 });
                 continue;
             }
         };
-        let files = entry
-            .files
+        if current.is_some_and(|current| version.cmp_precedence(current).is_lt()) {
+            listing.passed_over += 1;
+            continue;
+        }
+        let files: Vec<IndexFile> = match entry.files {
+            Some(raw) => serde_json::from_str(raw.get()).map_err(malformed)?,
+            None => Vec::new(),
+        };
+        let files = files
             .into_iter()
             .map(|file| release_file(file, location))
             .collect::<Result<Vec<_>, _>>();
@@ -103,7 +125,7 @@ pub fn parse(bytes: &[u8], location: &Location) -> Result<Listing, FeedError> {
                 handle: None,
             }),
             Err(reason) => listing.skipped.push(Skipped {
-                entry: entry.version,
+                entry: entry.version.into_owned(),
                 reason,
             }),
         }
@@ -129,7 +151,7 @@ fn release_file(file: IndexFile, location: &Location) -> Result<ReleaseFile, Str
         })
         .collect::<Result<Vec<_>, _>>()?;
     Ok(ReleaseFile {
-        name: file.name,
+        name: file.name.into_owned(),
         size: file.size,
         hashes,
         urls,
@@ -150,7 +172,7 @@ mod tests {
             {"version": "2.4.8"}
         ]}"#;
         let location = Location::parse("http://127.0.0.1:9/feed/index.json").unwrap();
-        let listing = parse(json, &location).unwrap();
+        let listing = parse(json, &location, None).unwrap();
         assert_eq!(listing.releases.len(), 2);
         let first = &listing.releases[0];
         assert_eq!(first.version.as_str(), "2.4.7");
@@ -169,7 +191,12 @@ mod tests {
         assert_eq!(first.files[0].hashes[&HashAlgorithm::Sha256], "ab");
         assert_eq!(listing.skipped[0].entry, "nightly");
 
-        let local = parse(json, &Location::parse("/srv/feed/index.json").unwrap()).unwrap();
+        let local = parse(
+            json,
+            &Location::parse("/srv/feed/index.json").unwrap(),
+            None,
+        )
+        .unwrap();
         assert_eq!(
             local.releases[0].files[0].urls[0],
             "file:///srv/feed/files/p.tgz"
@@ -179,7 +206,7 @@ mod tests {
     #[test]
     fn a_document_of_another_shape_is_refused() {
         let location = Location::parse("/srv/index.json").unwrap();
-        let err = parse(b"[1, 2]", &location).unwrap_err().to_string();
+        let err = parse(b"[1, 2]", &location, None).unwrap_err().to_string();
         assert!(
             err.starts_with("source.uri: not an index document: invalid type"),
             "{err}"

@@ -55,6 +55,9 @@ pub struct Listing {
     pub releases: Vec<Release>,
     /// Entries left out, each with the reason.
     pub skipped: Vec<Skipped>,
+    /// Releases older than the caller's current version, not read further
+    /// (their files cost time and nobody asked for them).
+    pub passed_over: usize,
 }
 
 /// An entry of a feed that could not be read as a release.
@@ -158,7 +161,7 @@ impl FeedConfig {
     pub fn list(&self, transport: &Transport, current: Option<&str>) -> Result<Listing, FeedError> {
         match self {
             FeedConfig::Metalink { uri } => metalink::list(uri),
-            FeedConfig::Index { uri } => index::list(uri, transport),
+            FeedConfig::Index { uri } => index::list(uri, transport, current),
             FeedConfig::BoshIo(config) => bosh_io::list(config, transport),
             FeedConfig::Github(config) => github::list(config, transport, current),
             FeedConfig::Pivnet(config) => pivnet::list(config, transport, current),

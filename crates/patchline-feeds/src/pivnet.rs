@@ -195,7 +195,8 @@ pub fn list(
                     .as_ref()
                     .is_some_and(|current| version.cmp_precedence(current).is_lt()) =>
             {
-                continue
+                listing.passed_over += 1;
+                continue;
             }
             Ok(version) => version,
             Err(err) => {

@@ -51,7 +51,7 @@ pub fn candidates(
         log.info(format!("skipping {}: {}", skipped.entry, skipped.reason));
     }
 
-    let published = listing.releases.len() + listing.skipped.len();
+    let published = listing.releases.len() + listing.skipped.len() + listing.passed_over;
     let mut candidates: Vec<Candidate> = Vec::new();
     for mut release in listing.releases {
         let version = release.version.as_str().to_string();

@@ -18,6 +18,7 @@ const MAX_NOTES_BYTES: u64 = 64 * 1024;
 pub fn put(request: &OutRequest, build_dir: &Path) -> Result<Response, ResourceError> {
     let log = Log::new(request.source.debug);
     let params = request.params.as_ref().cloned().unwrap_or_default();
+    let feed = request.source.feed_config()?;
     let ledger = request.source.ledger.as_ref().ok_or_else(|| {
         ResourceError::Request(
             "source.ledger: required by put: the git repository where events are recorded".into(),
@@ -76,7 +77,6 @@ pub fn put(request: &OutRequest, build_dir: &Path) -> Result<Response, ResourceE
         event = event.with_apply(apply);
     }
     let source = &request.source;
-    let feed = source.feed_config()?;
     event = event.with_line(serde_json::json!({
         "feed": feed.kind().to_string(),
         "uri": feed.describe(),
