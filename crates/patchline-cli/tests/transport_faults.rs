@@ -512,3 +512,39 @@ fn failures_never_show_planted_credentials() {
         &["stalled", "gave up after 2 attempts"],
     );
 }
+
+#[test]
+fn a_feed_from_the_network_cannot_name_files_of_this_machine() {
+    // A local file with the published digest: only the rule stops it.
+    let local = tempfile::tempdir().unwrap();
+    let secret_file = local.path().join("secret.tgz");
+    fs::write(&secret_file, file_bytes()).unwrap();
+    let server = FaultServer::start();
+    let file_url = format!("file://{}", secret_file.display());
+    let uri = publish_index(&server, &file_url);
+    let source = json!({"feed": "index", "uri": uri});
+    let dest = tempfile::tempdir().unwrap();
+
+    let run = fetch(&source, dest.path());
+    assert_failed(
+        &run,
+        dest.path(),
+        &[&format!(
+            "in: error: {NAME}: the feed names a file of this machine ({file_url}); only a local feed may"
+        )],
+    );
+
+    // The same index read from a folder of this machine may.
+    let index = local.path().join("index.json");
+    let document = server_body(&uri);
+    fs::write(&index, document).unwrap();
+    let local_source = json!({"feed": "index", "uri": index.to_str().unwrap()});
+    let dest = tempfile::tempdir().unwrap();
+    assert_verified(&fetch(&local_source, dest.path()), dest.path());
+}
+
+/// Read what `url` serves, with the transport itself.
+fn server_body(url: &str) -> Vec<u8> {
+    let transport = Transport::new(TransportConfig::default()).unwrap();
+    transport.send(&Request::get(url), 1 << 20).unwrap().body
+}

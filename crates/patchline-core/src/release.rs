@@ -130,6 +130,17 @@ pub fn check_file_name(name: &str) -> Result<(), String> {
     if name.is_empty() {
         return Err("an empty file name".into());
     }
+    if name.chars().any(char::is_control) {
+        return Err(format!("file name {name:?} contains a control character"));
+    }
+    // `in` saves a file first as `.<name>.partial`: it must fit the 255
+    // bytes a file name has on common file systems.
+    if name.len() > 200 {
+        return Err(format!(
+            "file name of {} bytes is longer than 200",
+            name.len()
+        ));
+    }
     if name.contains(['/', '\\', '\0']) {
         return Err(format!("file name {name:?} contains a path separator"));
     }
@@ -199,6 +210,9 @@ mod tests {
             "x..tgz",
             "metadata.json",
             "version",
+            "bad\nname",
+            "esc\u{1b}[31m",
+            &"x".repeat(201),
         ] {
             assert!(check_file_name(bad).is_err(), "{bad:?}");
         }

@@ -18,6 +18,10 @@
 //! naming the stemcell or release: a typo fails the check instead of
 //! finding nothing forever.
 //!
+//! Each version is read on its own: one that does not have the shape the
+//! API documents (a negative size, a number for a version) is skipped with
+//! the reason, and the others are still offered.
+//!
 //! bosh.io publishes no dates, so `published` stays empty. Its download URLs
 //! redirect to a storage host; following them is the transport's job.
 
@@ -27,6 +31,7 @@ use patchline_core::secret::redact_url;
 use patchline_core::{HashAlgorithm, Release, ReleaseFile, Version};
 use patchline_transport::{Request, Transport};
 use serde::Deserialize;
+use serde_json::Value;
 
 use crate::{FeedError, Listing, Skipped};
 
@@ -146,6 +151,7 @@ impl Config {
 
 /// One version in a stemcell listing.
 #[derive(Deserialize)]
+#[serde(expecting = "a JSON object")]
 struct StemcellEntry {
     version: String,
     regular: Option<Tarball>,
@@ -155,6 +161,7 @@ struct StemcellEntry {
 
 /// One version in a release listing.
 #[derive(Deserialize)]
+#[serde(expecting = "a JSON object")]
 struct ReleaseEntry {
     version: String,
     #[serde(flatten)]
@@ -197,45 +204,38 @@ pub fn list(config: &Config, transport: &Transport) -> Result<Listing, FeedError
             _ => FeedError::source("endpoint", err),
         })?;
 
+    let entries: Vec<Value> = response
+        .json()
+        .map_err(|err| FeedError::source("endpoint", err))?;
+    // bosh.io answers an unknown name with an empty list rather than a 404;
+    // nothing is published there without a version.
+    if entries.is_empty() {
+        return Err(unknown("it lists no versions"));
+    }
+
     let mut listing = Listing::default();
-    match subject {
-        Subject::Stemcell(_) => {
-            let entries: Vec<StemcellEntry> = response
-                .json()
-                .map_err(|err| FeedError::source("endpoint", err))?;
-            // bosh.io answers an unknown name with an empty list rather than
-            // a 404; no stemcell exists without a version.
-            if entries.is_empty() {
-                return Err(unknown("it lists no versions"));
+    for (index, value) in entries.into_iter().enumerate() {
+        let entry = match value.get("version").and_then(Value::as_str) {
+            Some(version) => version.to_string(),
+            None => format!("entry {}", index + 1),
+        };
+        let read = match subject {
+            Subject::Stemcell(_) => serde_json::from_value(value)
+                .map_err(|err| err.to_string())
+                .and_then(|version| stemcell(version, config.flavor)),
+            Subject::Release(source) => {
+                let repository = source.rsplit('/').next().unwrap_or(source);
+                serde_json::from_value(value)
+                    .map_err(|err| err.to_string())
+                    .and_then(|version| release(version, repository))
             }
-            for entry in entries {
-                let version = entry.version.clone();
-                file_or_skip(&mut listing, version, stemcell(entry, config.flavor));
-            }
-        }
-        Subject::Release(source) => {
-            let entries: Vec<ReleaseEntry> = response
-                .json()
-                .map_err(|err| FeedError::source("endpoint", err))?;
-            if entries.is_empty() {
-                return Err(unknown("it lists no versions"));
-            }
-            let repository = source.rsplit('/').next().unwrap_or(source);
-            for entry in entries {
-                let version = entry.version.clone();
-                file_or_skip(&mut listing, version, release(entry, repository));
-            }
+        };
+        match read {
+            Ok(release) => listing.releases.push(release),
+            Err(reason) => listing.skipped.push(Skipped { entry, reason }),
         }
     }
     Ok(listing)
-}
-
-/// Add a version's release to the listing, or the reason it was skipped.
-fn file_or_skip(listing: &mut Listing, entry: String, read: Result<Release, String>) {
-    match read {
-        Ok(release) => listing.releases.push(release),
-        Err(reason) => listing.skipped.push(Skipped { entry, reason }),
-    }
 }
 
 /// Read a stemcell version with its tarball of `flavor`.

@@ -11,16 +11,20 @@
 //! `browser_download_url`; with one, from the asset's API URL, which is the
 //! only way to a private repository's assets. Both answer with a redirect
 //! to a signed URL on another host, which never receives the token.
+//!
+//! Each release is read on its own: one that does not have the shape the
+//! API documents, or has an asset that does not, is skipped with the
+//! reason, and the others are still offered.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashSet};
 
 use chrono::{DateTime, Utc};
-use patchline_core::secret::Secret;
+use patchline_core::secret::{redact_url, Secret};
 use patchline_core::{FileFilter, HashAlgorithm, Release, ReleaseFile, Version};
 use patchline_transport::{Request, Response, Transport, TransportError};
 use regex::Regex;
-use serde::de::DeserializeOwned;
 use serde::Deserialize;
+use serde_json::Value;
 
 use crate::{FeedError, Listing, Skipped};
 
@@ -71,19 +75,15 @@ pub struct Config {
 }
 
 impl Config {
-    /// Say what is followed, for logs.
+    /// Say what is followed, for logs and ledger events: the API's host,
+    /// never its user information, query or fragment.
     pub fn describe(&self) -> String {
-        let authority = self
-            .api_url
-            .split_once("://")
-            .map_or(self.api_url.as_str(), |(_, rest)| rest)
-            .split('/')
-            .next()
-            .unwrap_or_default();
-        let host = authority.rsplit('@').next().unwrap_or_default();
+        // Redacting first hides a password even where it holds a `/`.
+        let api_url = redact_url(&self.api_url);
+        let host = crate::Place::of(&api_url).map_or_else(String::new, |place| place.host);
         // `api.github.com` serves `github.com`, as `api.<name>.ghe.com`
         // serves `<name>.ghe.com`.
-        let host = host.strip_prefix("api.").unwrap_or(host);
+        let host = host.strip_prefix("api.").unwrap_or(&host);
         format!("{host}/{}/{} releases", self.owner, self.repository)
     }
 
@@ -92,10 +92,31 @@ impl Config {
     }
 
     /// Say whether `url` is one of the API's own, the only URLs the token
-    /// is sent to.
+    /// is sent to: same scheme and host:port, under the API's path. User
+    /// information counts on neither side, as GitHub's own URLs carry none
+    /// whatever `api_url` holds.
     fn is_api_url(&self, url: &str) -> bool {
-        url.strip_prefix(self.api_base())
-            .is_some_and(|rest| rest.starts_with('/'))
+        crate::is_under(url, &self.api_url)
+    }
+
+    /// Refuse an owner or repository name that GitHub would not give, and
+    /// that could change the API path it is put in.
+    fn check_names(&self) -> Result<(), FeedError> {
+        for (field, name) in [("owner", &self.owner), ("repository", &self.repository)] {
+            let valid = !name.is_empty()
+                && name != "."
+                && name != ".."
+                && name
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.'));
+            if !valid {
+                return Err(FeedError::source(
+                    field,
+                    format!("{name:?} is not a GitHub {field} name"),
+                ));
+            }
+        }
+        Ok(())
     }
 
     fn bearer(&self) -> Option<Secret> {
@@ -106,17 +127,20 @@ impl Config {
 }
 
 #[derive(Deserialize)]
+#[serde(expecting = "a JSON object")]
 struct ApiRelease {
     id: u64,
     tag_name: String,
     draft: bool,
     prerelease: bool,
     published_at: Option<DateTime<Utc>>,
+    /// Read one by one, so that one malformed asset names itself.
     #[serde(default)]
-    assets: Vec<ApiAsset>,
+    assets: Vec<Value>,
 }
 
 #[derive(Deserialize)]
+#[serde(expecting = "a JSON object")]
 struct ApiAsset {
     name: String,
     size: u64,
@@ -140,6 +164,7 @@ pub fn list(
     transport: &Transport,
     current: Option<&str>,
 ) -> Result<Listing, FeedError> {
+    config.check_names()?;
     let tags = TagFilter::new(config.tag_filter.as_deref())?;
     let checksums = config
         .checksums
@@ -149,15 +174,31 @@ pub fn list(
         .map_err(|err| FeedError::source("checksums", err))?;
 
     let mut listing = Listing::default();
+    let mut position = 0;
     let first = format!(
         "{}/repos/{}/{}/releases?per_page=100",
         config.api_base(),
         config.owner,
         config.repository
     );
-    read_pages(config, transport, first, |page: Vec<ApiRelease>| {
+    read_pages(config, transport, first, |page| {
         let mut holds_current = false;
-        for release in page {
+        for value in page {
+            position += 1;
+            let entry = match value.get("tag_name").and_then(Value::as_str) {
+                Some(tag) => tag.to_string(),
+                None => format!("entry {position}"),
+            };
+            let release: ApiRelease = match serde_json::from_value(value) {
+                Ok(release) => release,
+                Err(err) => {
+                    listing.skipped.push(Skipped {
+                        entry,
+                        reason: err.to_string(),
+                    });
+                    continue;
+                }
+            };
             // A draft is not published yet: nothing to offer or report.
             if release.draft {
                 continue;
@@ -165,23 +206,33 @@ pub fn list(
             let version = match tags.version(&release.tag_name) {
                 Ok(version) => version,
                 Err(reason) => {
-                    listing.skipped.push(Skipped {
-                        entry: release.tag_name,
-                        reason,
-                    });
+                    listing.skipped.push(Skipped { entry, reason });
                     continue;
                 }
             };
             holds_current |= current == Some(version.as_str());
             if release.prerelease && !config.include_prereleases {
                 listing.skipped.push(Skipped {
-                    entry: release.tag_name,
+                    entry,
                     reason: "a pre-release (source.include_prereleases is false)".into(),
                 });
                 continue;
             }
-            let mut release =
-                read_release(config, transport, release, version, checksums.as_ref())?;
+            let assets = all_assets(config, transport, release.id, release.assets)?;
+            let read = read_release(
+                config,
+                version,
+                release.published_at,
+                assets,
+                checksums.as_ref(),
+            );
+            let mut release = match read {
+                Ok(release) => release,
+                Err(reason) => {
+                    listing.skipped.push(Skipped { entry, reason });
+                    continue;
+                }
+            };
             // Hashes from a checksums asset count in the fingerprint, so
             // they are read here, not at download time: a file rebuilt
             // under the same version must give a new fingerprint. Only
@@ -199,32 +250,51 @@ pub fn list(
     Ok(listing)
 }
 
-/// Turn a release into a [`Release`], reading its assets endpoint when the
-/// release object may not embed them all.
-fn read_release(
+/// Return every asset of release `id`, reading its assets endpoint when
+/// the release object may not embed them all.
+fn all_assets(
     config: &Config,
     transport: &Transport,
-    release: ApiRelease,
+    id: u64,
+    embedded: Vec<Value>,
+) -> Result<Vec<Value>, FeedError> {
+    if embedded.len() < EMBEDDED_ASSETS {
+        return Ok(embedded);
+    }
+    let mut all = Vec::new();
+    let first = format!(
+        "{}/repos/{}/{}/releases/{id}/assets?per_page=100",
+        config.api_base(),
+        config.owner,
+        config.repository,
+    );
+    read_pages(config, transport, first, |page| {
+        all.extend(page);
+        Ok(true)
+    })?;
+    Ok(all)
+}
+
+/// Turn a release into a [`Release`], or say which asset keeps it from
+/// being offered: a release missing a file would be a different release.
+fn read_release(
+    config: &Config,
     version: Version,
+    published: Option<DateTime<Utc>>,
+    assets: Vec<Value>,
     checksums: Option<&FileFilter>,
-) -> Result<Release, FeedError> {
-    let assets = if release.assets.len() >= EMBEDDED_ASSETS {
-        let mut all = Vec::new();
-        let first = format!(
-            "{}/repos/{}/{}/releases/{}/assets?per_page=100",
-            config.api_base(),
-            config.owner,
-            config.repository,
-            release.id
-        );
-        read_pages(config, transport, first, |page: Vec<ApiAsset>| {
-            all.extend(page);
-            Ok(true)
-        })?;
-        all
-    } else {
-        release.assets
-    };
+) -> Result<Release, String> {
+    let assets = assets
+        .into_iter()
+        .enumerate()
+        .map(|(index, value)| {
+            let name = match value.get("name").and_then(Value::as_str) {
+                Some(name) => format!("{name:?}"),
+                None => (index + 1).to_string(),
+            };
+            serde_json::from_value::<ApiAsset>(value).map_err(|err| format!("asset {name}: {err}"))
+        })
+        .collect::<Result<Vec<_>, String>>()?;
 
     // An asset whose upload never finished has no bytes to download.
     let assets: Vec<ApiAsset> = assets
@@ -253,7 +323,7 @@ fn read_release(
         .collect();
     Ok(Release {
         version,
-        published: release.published_at,
+        published,
         files,
         handle,
     })
@@ -269,14 +339,16 @@ fn download_url(config: &Config, asset: &ApiAsset) -> String {
     }
 }
 
-/// Read the pages of a listing from `first` on, handing each to `page`
-/// until it says to stop (`false`) or no page follows.
-fn read_pages<T: DeserializeOwned>(
+/// Read the pages of a listing from `first` on, handing each page's items
+/// to `page` until it says to stop (`false`) or no page follows. A page
+/// must be a JSON array; its items are for `page` to read one by one.
+fn read_pages(
     config: &Config,
     transport: &Transport,
     first: String,
-    mut page: impl FnMut(Vec<T>) -> Result<bool, FeedError>,
+    mut page: impl FnMut(Vec<Value>) -> Result<bool, FeedError>,
 ) -> Result<(), FeedError> {
+    let mut read = HashSet::new();
     let mut next = Some(first);
     for _ in 0..MAX_PAGES {
         let Some(url) = next.take() else {
@@ -286,23 +358,37 @@ fn read_pages<T: DeserializeOwned>(
         let items = response
             .json()
             .map_err(|err| FeedError::source("api_url", err))?;
+        read.insert(url.clone());
         if !page(items)? {
             return Ok(());
         }
         next = response.next_link();
+        let Some(link) = &next else {
+            continue;
+        };
         // The token goes with every page: a link leading elsewhere is not
         // followed.
-        if let Some(link) = &next {
-            if !config.is_api_url(link) {
-                return Err(FeedError::source(
-                    "api_url",
-                    format!(
-                        "{}: the next page is not under {}",
-                        patchline_core::secret::redact_url(&url),
-                        config.api_base()
-                    ),
-                ));
-            }
+        if !config.is_api_url(link) {
+            return Err(FeedError::source(
+                "api_url",
+                format!(
+                    "{}: the next page is not under {}",
+                    redact_url(&url),
+                    redact_url(config.api_base())
+                ),
+            ));
+        }
+        // Following a link back to a page already read would go round
+        // until the page limit, sending the token each time, and still
+        // miss the releases beyond.
+        if read.contains(link) {
+            return Err(FeedError::source(
+                "api_url",
+                format!(
+                    "GitHub's next-page link repeats {}; stopped",
+                    redact_url(link)
+                ),
+            ));
         }
     }
     Err(FeedError::source(
@@ -500,6 +586,21 @@ mod tests {
             config("https://ghe.example/api/v3").describe(),
             "ghe.example/acme/widget releases"
         );
+    }
+
+    #[test]
+    fn api_urls_compare_without_user_information() {
+        let ghe = config("https://u:p@GHE.example/api/v3/");
+        assert!(ghe.is_api_url("https://ghe.example/api/v3/repos/a/b/releases/assets/1"));
+        assert!(ghe.is_api_url("HTTPS://x@ghe.example/api/v3/repos?page=2"));
+        assert!(!ghe.is_api_url("http://ghe.example/api/v3/repos"));
+        assert!(!ghe.is_api_url("https://ghe.example:8443/api/v3/repos"));
+        assert!(!ghe.is_api_url("https://ghe.example/api/v3x/repos"));
+        assert!(!ghe.is_api_url("https://ghe.example/api/v3"));
+        assert!(!ghe.is_api_url("https://ghe.example@evil.example/api/v3/repos"));
+        assert!(!ghe.is_api_url("https://evil.example/?https://ghe.example/api/v3/"));
+        assert!(!ghe.is_api_url("/api/v3/repos"));
+        assert!(config(PUBLIC_API).is_api_url("https://api.github.com/repos/a/b"));
     }
 
     #[test]

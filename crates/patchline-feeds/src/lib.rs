@@ -177,6 +177,23 @@ impl FeedConfig {
         }
     }
 
+    /// Say whether the feed may name files of this machine (`file://` or
+    /// a path) as download URLs: only a feed that is itself a local
+    /// folder or document may. A feed from the network naming a local
+    /// file would make `in` copy it.
+    pub fn may_name_local_files(&self) -> bool {
+        match self {
+            FeedConfig::Metalink { uri } => !uri.starts_with("git+"),
+            FeedConfig::Index { uri } => {
+                matches!(
+                    patchline_transport::Location::parse(uri),
+                    Ok(patchline_transport::Location::Path(_))
+                )
+            }
+            _ => false,
+        }
+    }
+
     /// Return the request that downloads `url`, one of a file's URLs, with
     /// the credentials the feed's host needs.
     pub fn download_request(&self, url: &str) -> Request {
@@ -185,5 +202,47 @@ impl FeedConfig {
             FeedConfig::Pivnet(config) => pivnet::download_request(config, url),
             _ => Request::get(url),
         }
+    }
+}
+
+/// Say whether `url` lies under `base` (same scheme and host, a path
+/// below), ignoring user information on both: where a feed's credentials
+/// may go.
+pub(crate) fn is_under(url: &str, base: &str) -> bool {
+    let (Some(base), Some(asked)) = (Place::of(base), Place::of(url)) else {
+        return false;
+    };
+    base.scheme == asked.scheme
+        && base.host == asked.host
+        && asked
+            .path
+            .strip_prefix(base.path.trim_end_matches('/'))
+            .is_some_and(|rest| rest.starts_with('/'))
+}
+
+/// Where a URL leads, as far as credentials are concerned.
+struct Place<'a> {
+    /// The scheme, in lower case.
+    scheme: String,
+    /// `host` or `host:port` as written, in lower case, without user
+    /// information.
+    host: String,
+    /// The path, without query or fragment.
+    path: &'a str,
+}
+
+impl<'a> Place<'a> {
+    /// Read an absolute URL; `None` for anything else.
+    fn of(url: &'a str) -> Option<Self> {
+        let (scheme, rest) = url.split_once("://")?;
+        let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
+        let (authority, after) = rest.split_at(end);
+        let host = authority.rsplit('@').next().unwrap_or_default();
+        let path = after.split(['?', '#']).next().unwrap_or_default();
+        Some(Place {
+            scheme: scheme.to_ascii_lowercase(),
+            host: host.to_ascii_lowercase(),
+            path,
+        })
     }
 }

@@ -16,6 +16,10 @@
 //! when the signed URL has expired. The link answers `451` until the
 //! release's EULA is accepted, which [`prepare`] does.
 //!
+//! Each release is read on its own: one that does not have the shape the
+//! API documents, or has a product file that does not, is skipped with
+//! the reason, and the others are still offered.
+//!
 //! Not handled: files a release holds only inside file groups are not
 //! listed (only the release's own product files are), and an access token
 //! is not renewed, so a download that starts more than an hour after the
@@ -29,6 +33,7 @@ use patchline_core::secret::{redact_url, Secret};
 use patchline_core::{HashAlgorithm, Release, ReleaseFile, Version};
 use patchline_transport::{Request, Transport, TransportError};
 use serde::Deserialize;
+use serde_json::Value;
 
 use crate::{FeedError, Listing, Skipped};
 
@@ -179,7 +184,21 @@ pub fn list(
     })?;
 
     let mut listing = Listing::default();
-    for entry in releases.releases {
+    for (index, value) in releases.releases.into_iter().enumerate() {
+        let name = match value.get("version").and_then(Value::as_str) {
+            Some(version) => version.to_string(),
+            None => format!("entry {}", index + 1),
+        };
+        let entry: ReleaseEntry = match serde_json::from_value(value) {
+            Ok(entry) => entry,
+            Err(err) => {
+                listing.skipped.push(Skipped {
+                    entry: name,
+                    reason: err.to_string(),
+                });
+                continue;
+            }
+        };
         let wanted = config.release_type.as_ref().is_none_or(|wanted| {
             entry
                 .release_type
@@ -214,10 +233,20 @@ pub fn list(
             transport,
         )
         .map_err(|err| blame(err, None))?;
+        let files = match release_files(files.product_files) {
+            Ok(files) => files,
+            Err(reason) => {
+                listing.skipped.push(Skipped {
+                    entry: entry.version,
+                    reason,
+                });
+                continue;
+            }
+        };
         listing.releases.push(Release {
             version,
             published: published(entry.release_date.as_deref()),
-            files: files.product_files.into_iter().map(release_file).collect(),
+            files,
             handle: Some(entry.id.to_string()),
         });
     }
@@ -265,7 +294,7 @@ pub fn prepare(
 /// request goes without credentials and Tanzu Network answers `401`.
 pub fn download_request(config: &Config, url: &str) -> Request {
     let request = Request::get(url);
-    if !url.starts_with(&format!("{}/", config.endpoint)) {
+    if !crate::is_under(url, &config.endpoint) {
         return request;
     }
     match config.known_authorization() {
@@ -274,14 +303,15 @@ pub fn download_request(config: &Config, url: &str) -> Request {
     }
 }
 
-/// `GET /releases`.
+/// `GET /releases`; its releases are read one by one.
 #[derive(Deserialize)]
 struct Releases {
-    releases: Vec<ReleaseEntry>,
+    releases: Vec<Value>,
 }
 
 /// One release as the API describes it.
 #[derive(Deserialize)]
+#[serde(expecting = "a JSON object")]
 struct ReleaseEntry {
     id: u64,
     version: String,
@@ -291,14 +321,15 @@ struct ReleaseEntry {
     release_date: Option<String>,
 }
 
-/// `GET /releases/<id>/product_files`.
+/// `GET /releases/<id>/product_files`; its files are read one by one.
 #[derive(Deserialize)]
 struct ProductFiles {
-    product_files: Vec<ProductFile>,
+    product_files: Vec<Value>,
 }
 
 /// One product file as the API describes it.
 #[derive(Deserialize)]
+#[serde(expecting = "a JSON object")]
 struct ProductFile {
     aws_object_key: String,
     #[serde(default)]
@@ -372,16 +403,35 @@ fn published(date: Option<&str>) -> Option<DateTime<Utc>> {
     Some(date.and_time(NaiveTime::MIN).and_utc())
 }
 
+/// Read a release's product files, or say which one keeps the release
+/// from being offered: a release missing a file would be a different
+/// release.
+fn release_files(files: Vec<Value>) -> Result<Vec<ReleaseFile>, String> {
+    files
+        .into_iter()
+        .enumerate()
+        .map(|(index, value)| {
+            let name = match value.get("aws_object_key").and_then(Value::as_str) {
+                Some(key) => format!("{:?}", file_name(key)),
+                None => (index + 1).to_string(),
+            };
+            serde_json::from_value(value)
+                .map(release_file)
+                .map_err(|err| format!("product file {name}: {err}"))
+        })
+        .collect()
+}
+
+/// Return the name a file is saved under: the last part of its object key.
+fn file_name(aws_object_key: &str) -> &str {
+    aws_object_key.rsplit('/').next().unwrap_or_default()
+}
+
 /// Turn a product file into a release file: named after its object key,
 /// with its SHA-256, or its MD5 for files older than Tanzu Network's
 /// SHA-256 digests.
 fn release_file(file: ProductFile) -> ReleaseFile {
-    let name = file
-        .aws_object_key
-        .rsplit('/')
-        .next()
-        .unwrap_or_default()
-        .to_string();
+    let name = file_name(&file.aws_object_key).to_string();
     let digest = |hex: Option<String>| hex.filter(|hex| !hex.is_empty());
     let mut hashes = BTreeMap::new();
     if let Some(sha256) = digest(file.sha256) {

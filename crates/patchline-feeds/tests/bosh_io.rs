@@ -565,6 +565,93 @@ fn a_body_that_is_not_the_listing_names_the_url() {
 }
 
 #[test]
+fn a_malformed_entry_is_skipped_and_the_others_still_listed() {
+    let bosh_io = jammy_with_light_pending();
+    let sha1 = "a5c3065438fe06989e20c1927b2e59d0458cbce6";
+    let tarball = |version: &str, size: &str| {
+        format!(
+            r#"{{"url": "{}/d/stemcells/{version}/bosh-stemcell-{version}.tgz", "size": {size}, "sha1": "{sha1}"}}"#,
+            bosh_io.url()
+        )
+    };
+    let listing = format!(
+        "[{}]",
+        [
+            format!(
+                r#"{{"version": "1.508", "regular": {}}}"#,
+                tarball("1.508", "-1")
+            ),
+            format!(r#"{{"version": 1.2, "regular": {}}}"#, tarball("1.2", "7")),
+            format!(
+                r#"{{"version": "1.507", "regular": {}}}"#,
+                tarball("1.507", "1180591620717411303424")
+            ),
+            format!(
+                r#"{{"version": "1.506", "regular": {}}}"#,
+                tarball("1.506", "22")
+            ),
+            r#""1.505""#.to_string(),
+        ]
+        .join(", ")
+    );
+    bosh_io.answer_next(1, 200, "application/json", &listing);
+
+    let listing =
+        bosh_io::list(&stemcell(&bosh_io, JAMMY, Flavor::Regular), &transport(1)).unwrap();
+
+    assert_eq!(versions(&listing.releases), ["1.506"]);
+    assert_eq!(
+        listing.releases[0].files,
+        [ReleaseFile {
+            name: "bosh-stemcell-1.506.tgz".into(),
+            size: Some(22),
+            hashes: hashes(&[(HashAlgorithm::Sha1, sha1)]),
+            urls: vec![format!(
+                "{}/d/stemcells/1.506/bosh-stemcell-1.506.tgz",
+                bosh_io.url()
+            )],
+        }]
+    );
+    assert_eq!(
+        listing.skipped,
+        [
+            skipped("1.508", "invalid value: integer `-1`, expected u64"),
+            skipped(
+                "entry 2",
+                "invalid type: floating point `1.2`, expected a string"
+            ),
+            skipped(
+                "1.507",
+                "invalid type: floating point `1.1805916207174113e+21`, expected u64"
+            ),
+            skipped(
+                "entry 5",
+                "invalid type: string \"1.505\", expected a JSON object"
+            ),
+        ]
+    );
+
+    // A release's tarball fields sit beside its version.
+    bosh_io.answer_next(
+        1,
+        200,
+        "application/json",
+        r#"[{"version": "77.21.0", "url": "https://bosh.example/d/uaa?v=77.21.0", "size": -5},
+            {"version": "77.20.0", "url": "https://bosh.example/d/uaa?v=77.20.0", "size": 9}]"#,
+    );
+    let release = config(&bosh_io, Subject::Release(UAA.into()), Flavor::Regular);
+    let listing = bosh_io::list(&release, &transport(1)).unwrap();
+    assert_eq!(versions(&listing.releases), ["77.20.0"]);
+    assert_eq!(
+        listing.skipped,
+        [skipped(
+            "77.21.0",
+            "invalid value: integer `-5`, expected u64"
+        )]
+    );
+}
+
+#[test]
 fn describe_names_the_subject_and_a_private_endpoint() {
     let public = |subject, flavor| Config {
         subject,

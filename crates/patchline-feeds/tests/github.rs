@@ -7,9 +7,10 @@ use std::sync::Arc;
 
 use patchline_core::{HashAlgorithm, Release, Secret};
 use patchline_feeds::github::{download_request, list, Config};
-use patchline_feeds::{Listing, Skipped};
+use patchline_feeds::{FeedConfig, Listing, Skipped};
 use patchline_standins::github::{AssetSpec, GitHub, ReleaseSpec, Repository, REPOSITORY_ID};
 use patchline_transport::{Transport, TransportConfig};
+use serde_json::json;
 use sha2::{Digest, Sha256};
 
 const TOKEN: &str = "s3cr3t-token";
@@ -490,4 +491,229 @@ fn failures_name_the_source_field() {
     let expected = format!("source.api_url: {api_url}/repos/acme/widget/releases?***: ");
     assert!(err.starts_with(&expected), "{err}");
     assert!(!err.contains('\n') && !err.contains(TOKEN), "{err}");
+}
+
+#[test]
+fn a_malformed_release_or_asset_skips_that_release_only() {
+    let mut many = ReleaseSpec::new("v1.3.0");
+    for n in 0..100 {
+        many = many.asset(AssetSpec::new(&format!("part-{n:03}.bin"), b"part"));
+    }
+    // Past the 100 a release embeds: read from its assets endpoint.
+    many = many.asset(AssetSpec::new("part-100.bin", b"part").overriding("size", json!(-2)));
+    let github = GitHub::start(
+        Repository::new("acme", "widget")
+            .release(ReleaseSpec::new("v1.0.0").asset(AssetSpec::new("widget.tgz", b"good")))
+            .release(
+                ReleaseSpec::new("v1.1.0")
+                    .asset(AssetSpec::new("widget.tgz", b"bad").overriding("size", json!(-1))),
+            )
+            .release(ReleaseSpec::new("v1.2.0").overriding("id", json!("x")))
+            .release(many)
+            .release(ReleaseSpec::new("v1.4.0").overriding("tag_name", json!(14)))
+            .release(
+                ReleaseSpec::new("v1.5.0")
+                    .asset(AssetSpec::new("widget.tgz", b"odd").overriding("name", json!(null))),
+            ),
+    );
+
+    let listing = list(&config(&github), &transport(), None).unwrap();
+
+    assert_eq!(versions(&listing), ["1.0.0"]);
+    assert_eq!(release(&listing, "1.0.0").files[0].size, Some(4));
+    let skipped = |entry: &str, reason: &str| Skipped {
+        entry: entry.into(),
+        reason: reason.into(),
+    };
+    assert_eq!(
+        listing.skipped,
+        [
+            skipped("v1.5.0", "asset 1: invalid type: null, expected a string"),
+            skipped("entry 2", "invalid type: integer `14`, expected a string"),
+            skipped(
+                "v1.3.0",
+                "asset \"part-100.bin\": invalid value: integer `-2`, expected u64"
+            ),
+            skipped("v1.2.0", "invalid type: string \"x\", expected u64"),
+            skipped(
+                "v1.1.0",
+                "asset \"widget.tgz\": invalid value: integer `-1`, expected u64"
+            ),
+        ]
+    );
+}
+
+#[test]
+fn a_next_link_back_to_a_page_already_read_stops_the_listing() {
+    let github = GitHub::start(
+        Repository::new("acme", "widget")
+            .token(TOKEN)
+            .next_link_to_itself()
+            .release(ReleaseSpec::new("v1.0.0")),
+    );
+
+    let err = list(&with_token(config(&github), TOKEN), &transport(), None)
+        .unwrap_err()
+        .to_string();
+
+    assert_eq!(
+        err,
+        format!(
+            "source.api_url: GitHub's next-page link repeats \
+             {}/repos/acme/widget/releases?***; stopped",
+            github.api_url()
+        )
+    );
+    assert_eq!(
+        api_paths(&github),
+        ["/repos/acme/widget/releases?per_page=100"]
+    );
+}
+
+#[test]
+fn describe_shows_no_credentials_query_or_fragment() {
+    let describe = |api_url: &str| {
+        FeedConfig::Github(Config {
+            owner: "acme".into(),
+            repository: "widget".into(),
+            access_token: None,
+            api_url: api_url.into(),
+            tag_filter: None,
+            checksums: None,
+            include_prereleases: false,
+        })
+        .describe()
+    };
+    assert_eq!(
+        describe("http://127.0.0.1:8080?access_token=SECRETQ"),
+        "127.0.0.1:8080/acme/widget releases"
+    );
+    assert_eq!(
+        describe("https://ghe.example#SECRETF"),
+        "ghe.example/acme/widget releases"
+    );
+    assert_eq!(
+        describe("https://u:SEC/RET@ghe.example/api/v3"),
+        "ghe.example/acme/widget releases"
+    );
+    assert_eq!(
+        describe("https://api.github.com/?per_page=SECRETQ#SECRETF"),
+        "github.com/acme/widget releases"
+    );
+}
+
+#[test]
+fn owner_and_repository_must_be_github_names() {
+    let github = GitHub::start(Repository::new("acme", "widget"));
+    let cases = [
+        (
+            "o/x",
+            "widget",
+            r#"source.owner: "o/x" is not a GitHub owner name"#,
+        ),
+        (
+            "..",
+            "widget",
+            r#"source.owner: ".." is not a GitHub owner name"#,
+        ),
+        (
+            "",
+            "widget",
+            r#"source.owner: "" is not a GitHub owner name"#,
+        ),
+        (
+            "acme",
+            ".",
+            r#"source.repository: "." is not a GitHub repository name"#,
+        ),
+        (
+            "acme",
+            "widget?x=1",
+            r#"source.repository: "widget?x=1" is not a GitHub repository name"#,
+        ),
+        (
+            "acme",
+            "wid get",
+            r#"source.repository: "wid get" is not a GitHub repository name"#,
+        ),
+    ];
+
+    for (owner, repository, expected) in cases {
+        let config = Config {
+            owner: owner.into(),
+            repository: repository.into(),
+            ..config(&github)
+        };
+        let err = list(&config, &transport(), None).unwrap_err().to_string();
+        assert_eq!(err, expected);
+    }
+    assert_eq!(api_paths(&github), Vec::<String>::new());
+
+    let dotted = Config {
+        owner: "a_c.m-e".into(),
+        repository: "widget.js".into(),
+        ..config(&github)
+    };
+    let err = list(&dotted, &transport(), None).unwrap_err().to_string();
+    assert_eq!(
+        err,
+        "source.repository: GitHub knows no repository a_c.m-e/widget.js (HTTP 404; \
+         a private repository needs source.access_token)"
+    );
+}
+
+#[test]
+fn the_token_goes_to_api_urls_though_api_url_holds_user_information() {
+    let mut repository = Repository::new("acme", "widget")
+        .token(TOKEN)
+        .private()
+        .release(ReleaseSpec::new("v1.0.0").asset(AssetSpec::new("widget.tgz", b"private bytes")));
+    // A second page, whose link GitHub gives without user information.
+    for n in 1..=100 {
+        repository = repository.release(ReleaseSpec::new(&format!("v1.{n}.0")));
+    }
+    let github = GitHub::start(repository);
+    let config = Config {
+        api_url: github.api_url().replace("http://", "http://user:pw@"),
+        ..with_token(config(&github), TOKEN)
+    };
+
+    let listing = list(&config, &transport(), None).unwrap();
+
+    assert_eq!(listing.releases.len(), 101);
+    let file = &release(&listing, "1.0.0").files[0];
+    let asset_id = github.asset_id("v1.0.0", "widget.tgz");
+    assert_eq!(
+        file.urls,
+        [format!(
+            "{}/repos/acme/widget/releases/assets/{asset_id}",
+            github.api_url()
+        )]
+    );
+    let body = transport()
+        .send(&download_request(&config, &file.urls[0]), 1024)
+        .unwrap()
+        .body;
+    assert_eq!(body, b"private bytes");
+    let asked = github.api_requests();
+    let download = asked.last().unwrap();
+    assert_eq!(
+        download.path,
+        format!("/repos/acme/widget/releases/assets/{asset_id}")
+    );
+    assert_eq!(
+        download.header("authorization"),
+        Some("Bearer s3cr3t-token")
+    );
+
+    // The same path on another host:port is not the API's.
+    let elsewhere = format!(
+        "{}/repos/acme/widget/releases/assets/{asset_id}",
+        github.files_url()
+    );
+    let err = transport()
+        .send(&download_request(&config, &elsewhere), 1024)
+        .unwrap_err();
+    assert_eq!(err.status(), Some(404));
+    assert_eq!(github.file_requests()[0].header("authorization"), None);
 }

@@ -7,8 +7,10 @@ use std::sync::Arc;
 use patchline_core::secret::Secret;
 use patchline_core::{HashAlgorithm, Release, ReleaseFile};
 use patchline_feeds::pivnet::{self, Config, PUBLIC_ENDPOINT};
+use patchline_feeds::Skipped;
 use patchline_standins::pivnet::{Pivnet, Product, ProductFile, Recorded};
 use patchline_transport::{Transport, TransportConfig};
+use serde_json::json;
 
 /// A legacy token: exactly the longest one there is.
 const LEGACY: &str = "legacy-token-1234567";
@@ -206,6 +208,68 @@ fn release_type_keeps_only_releases_of_that_type() {
             "GET /api/v2/products/elastic-runtime/releases 200",
             "GET /api/v2/products/elastic-runtime/releases/123/product_files 200",
             "GET /api/v2/products/elastic-runtime/releases/121/product_files 200",
+        ]
+    );
+}
+
+#[test]
+fn a_malformed_release_or_product_file_skips_that_release_only() {
+    use patchline_standins::pivnet::Release;
+
+    let file = |id: u64, version: &str| {
+        ProductFile::new(
+            id,
+            &format!("product-files/{SLUG}/cf-{version}.pivotal"),
+            "TAS",
+            version.as_bytes(),
+        )
+    };
+    let product = Product::new(SLUG)
+        .release(Release::new(300, "3.0.0", "Major Release", "2026-12-01").file(file(30, "3.0.0")))
+        .release(
+            Release::new(301, "3.0.1", "Security Release", "2026-12-02")
+                .file(file(31, "3.0.1"))
+                .file(file(32, "3.0.1-extra").overriding("size", json!(-1))),
+        )
+        .release(
+            Release::new(302, "3.0.2", "Security Release", "2026-12-03")
+                .overriding("id", json!("x")),
+        )
+        .release(
+            Release::new(303, "3.0.3", "Security Release", "2026-12-04")
+                .overriding("version", json!(3.1)),
+        )
+        .release(
+            Release::new(304, "3.0.4", "Security Release", "2026-12-05")
+                .file(file(34, "3.0.4").overriding("aws_object_key", json!(7))),
+        );
+    let pivnet = Pivnet::start(LEGACY, REFRESH, vec![product]);
+
+    let listing = pivnet::list(&config(&pivnet, LEGACY, None), &transport(1), None).unwrap();
+
+    assert_eq!(versions(&listing.releases), ["3.0.0"]);
+    assert_eq!(listing.releases[0].files[0].name, "cf-3.0.0.pivotal");
+    let skipped = |entry: &str, reason: &str| Skipped {
+        entry: entry.into(),
+        reason: reason.into(),
+    };
+    assert_eq!(
+        listing.skipped,
+        [
+            skipped(
+                "3.0.4",
+                "product file 1: invalid type: integer `7`, expected a string"
+            ),
+            skipped(
+                "entry 2",
+                "invalid type: floating point `3.1`, expected a string"
+            ),
+            skipped("3.0.2", "invalid type: string \"x\", expected u64"),
+            skipped(
+                "3.0.1",
+                "product file \"cf-3.0.1-extra.pivotal\": invalid value: integer `-1`, \
+                 expected u64"
+            ),
         ]
     );
 }

@@ -257,6 +257,15 @@ impl Jobs<'_> {
                 file.size.map_or("size unknown".to_string(), human_bytes),
                 redact_url(url)
             ));
+            let local = !(url.starts_with("http://") || url.starts_with("https://"));
+            if local && !self.feed.may_name_local_files() {
+                last_error = Some(ResourceError::Feed(format!(
+                    "{}: the feed names a file of this machine ({}); only a local feed may",
+                    file.name,
+                    redact_url(url)
+                )));
+                continue;
+            }
             let mut sink = FileSink::create(&partial, expectation)?;
             let request = self.feed.download_request(url);
             let result = match self

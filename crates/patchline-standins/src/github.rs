@@ -29,6 +29,12 @@
 //!
 //! Every request is logged with its headers and the status answered, so a
 //! test can tell which host saw which credentials.
+//!
+//! A test can also have it answer what GitHub's documentation does not
+//! promise but a client must survive: a release or asset field of another
+//! type or range ([`ReleaseSpec::overriding`], [`AssetSpec::overriding`]),
+//! and listing pages whose `next` link points back at themselves
+//! ([`Repository::next_link_to_itself`]).
 
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
@@ -53,6 +59,7 @@ pub struct Repository {
     name: String,
     token: Option<String>,
     private: bool,
+    next_link_to_itself: bool,
     releases: Vec<ReleaseSpec>,
 }
 
@@ -64,6 +71,7 @@ impl Repository {
             name: name.to_string(),
             token: None,
             private: false,
+            next_link_to_itself: false,
             releases: Vec::new(),
         }
     }
@@ -77,6 +85,13 @@ impl Repository {
     /// Hide the repository from callers without the token.
     pub fn private(mut self) -> Self {
         self.private = true;
+        self
+    }
+
+    /// Give every listing page a `next` link to the URL just asked, as a
+    /// proxy that rewrites links wrongly would.
+    pub fn next_link_to_itself(mut self) -> Self {
+        self.next_link_to_itself = true;
         self
     }
 
@@ -94,6 +109,7 @@ pub struct ReleaseSpec {
     draft: bool,
     prerelease: bool,
     assets: Vec<AssetSpec>,
+    overrides: Vec<(String, Value)>,
 }
 
 impl ReleaseSpec {
@@ -104,6 +120,7 @@ impl ReleaseSpec {
             draft: false,
             prerelease: false,
             assets: Vec::new(),
+            overrides: Vec::new(),
         }
     }
 
@@ -124,6 +141,12 @@ impl ReleaseSpec {
         self.assets.push(asset);
         self
     }
+
+    /// Serve `field` of the release's JSON as `value` instead.
+    pub fn overriding(mut self, field: &str, value: Value) -> Self {
+        self.overrides.push((field.to_string(), value));
+        self
+    }
 }
 
 /// A release asset as the test describes it.
@@ -133,6 +156,7 @@ pub struct AssetSpec {
     bytes: Vec<u8>,
     digest: bool,
     state: String,
+    overrides: Vec<(String, Value)>,
 }
 
 impl AssetSpec {
@@ -153,6 +177,7 @@ impl AssetSpec {
             bytes: bytes.to_vec(),
             digest: true,
             state: "uploaded".to_string(),
+            overrides: Vec::new(),
         }
     }
 
@@ -166,6 +191,12 @@ impl AssetSpec {
     /// Set the upload state (`starter` for an upload that never finished).
     pub fn state(mut self, state: &str) -> Self {
         self.state = state.to_string();
+        self
+    }
+
+    /// Serve `field` of the asset's JSON as `value` instead.
+    pub fn overriding(mut self, field: &str, value: Value) -> Self {
+        self.overrides.push((field.to_string(), value));
         self
     }
 }
@@ -311,6 +342,7 @@ struct State {
     name: String,
     token: Option<String>,
     private: bool,
+    next_link_to_itself: bool,
     api_url: String,
     files_url: String,
     /// Releases in creation order, oldest first.
@@ -326,6 +358,7 @@ struct StoredRelease {
     prerelease: bool,
     created_at: String,
     assets: Vec<StoredAsset>,
+    overrides: Vec<(String, Value)>,
 }
 
 struct StoredAsset {
@@ -334,6 +367,7 @@ struct StoredAsset {
     bytes: Vec<u8>,
     digest: bool,
     state: String,
+    overrides: Vec<(String, Value)>,
 }
 
 impl State {
@@ -360,9 +394,11 @@ impl State {
                             bytes: asset.bytes,
                             digest: asset.digest,
                             state: asset.state,
+                            overrides: asset.overrides,
                         }
                     })
                     .collect(),
+                overrides: release.overrides,
             })
             .collect();
         let signing_key = hex::encode(Sha256::digest(format!(
@@ -374,6 +410,7 @@ impl State {
             name: repository.name,
             token: repository.token,
             private: repository.private,
+            next_link_to_itself: repository.next_link_to_itself,
             api_url,
             files_url,
             releases,
@@ -419,7 +456,7 @@ impl State {
 
     fn release_json(&self, release: &StoredRelease) -> Value {
         let repo = format!("{}/repos/{}/{}", self.api_url, self.owner, self.name);
-        json!({
+        let json = json!({
             "url": format!("{repo}/releases/{}", release.id),
             "assets_url": format!("{repo}/releases/{}/assets", release.id),
             "upload_url": format!("{repo}/releases/{}/assets{{?name,label}}", release.id),
@@ -442,11 +479,12 @@ impl State {
             "tarball_url": format!("{repo}/tarball/{}", release.tag),
             "zipball_url": format!("{repo}/zipball/{}", release.tag),
             "body": "",
-        })
+        });
+        overridden(json, &release.overrides)
     }
 
     fn asset_json(&self, release: &StoredRelease, asset: &StoredAsset) -> Value {
-        json!({
+        let json = json!({
             "url": format!("{}/repos/{}/{}/releases/assets/{}", self.api_url, self.owner, self.name, asset.id),
             "id": asset.id,
             "name": asset.name,
@@ -466,7 +504,8 @@ impl State {
                 "{}/{}/{}/releases/download/{}/{}",
                 self.api_url, self.owner, self.name, release.tag, asset.name
             ),
-        })
+        });
+        overridden(json, &asset.overrides)
     }
 
     fn find_asset(&self, caller: Caller, id: u64) -> Option<&StoredAsset> {
@@ -728,6 +767,9 @@ fn paged(state: &State, asked: &Asked, rest: &str, items: Vec<Value>) -> Reply {
     if page > 1 {
         links.push(link(1, "first"));
     }
+    if state.next_link_to_itself {
+        links = vec![format!("<{}{}>; rel=\"next\"", state.api_url, asked.url)];
+    }
     if !links.is_empty() {
         reply.headers.push(("Link".into(), links.join(", ")));
     }
@@ -784,6 +826,14 @@ fn answer_file(state: &State, asked: &Asked) -> Reply {
             asset.bytes.clone()
         },
     }
+}
+
+/// Return `json` (an object) with each `(field, value)` of `overrides` set.
+fn overridden(mut json: Value, overrides: &[(String, Value)]) -> Value {
+    for (field, value) in overrides {
+        json[field.as_str()] = value.clone();
+    }
+    json
 }
 
 fn strip_prefix_ignoring_case<'a>(text: &'a str, prefix: &str) -> Option<&'a str> {

@@ -21,6 +21,10 @@
 //! `X-Amz-Signature` and answer `403` once expired, as S3 does; a test
 //! can have the next ones issued already expired.
 //!
+//! A test can have a release or product file served with a field of
+//! another type or range (`overriding`), as an answer a client was not
+//! written for but must survive.
+//!
 //! Each listener answers one request at a time, serves at most
 //! [`MAX_REQUESTS`] requests and stops after [`MAX_LIFETIME`] or when the
 //! [`Pivnet`] is dropped.
@@ -58,6 +62,8 @@ pub struct ProductFile {
     pub sha256: String,
     /// The MD5 published, hexadecimal; empty for none.
     pub md5: String,
+    /// Fields of the file's JSON served as these values instead.
+    pub overrides: Vec<(String, Value)>,
 }
 
 impl ProductFile {
@@ -70,7 +76,14 @@ impl ProductFile {
             bytes: bytes.to_vec(),
             sha256: hex::encode(Sha256::digest(bytes)),
             md5: String::new(),
+            overrides: Vec::new(),
         }
+    }
+
+    /// Serve `field` of the file's JSON as `value` instead.
+    pub fn overriding(mut self, field: &str, value: Value) -> Self {
+        self.overrides.push((field.to_string(), value));
+        self
     }
 
     /// Publish `md5` and no SHA-256, as files uploaded before Tanzu Network
@@ -97,6 +110,8 @@ pub struct Release {
     pub release_date: String,
     /// The release's product files.
     pub files: Vec<ProductFile>,
+    /// Fields of the release's JSON served as these values instead.
+    pub overrides: Vec<(String, Value)>,
 }
 
 impl Release {
@@ -108,12 +123,19 @@ impl Release {
             release_type: release_type.to_string(),
             release_date: release_date.to_string(),
             files: Vec::new(),
+            overrides: Vec::new(),
         }
     }
 
     /// Add a file.
     pub fn file(mut self, file: ProductFile) -> Self {
         self.files.push(file);
+        self
+    }
+
+    /// Serve `field` of the release's JSON as `value` instead.
+    pub fn overriding(mut self, field: &str, value: Value) -> Self {
+        self.overrides.push((field.to_string(), value));
         self
     }
 }
@@ -519,7 +541,7 @@ impl State {
                     "{}/api/v2/products/{}/releases/{}",
                     self.endpoint, product.slug, release.id
                 );
-                json!({
+                let json = json!({
                     "id": release.id,
                     "version": release.version,
                     "release_type": release.release_type,
@@ -536,7 +558,8 @@ impl State {
                         "product_files": {"href": format!("{base}/product_files")},
                         "eula_acceptance": {"href": format!("{base}/pivnet_resource_eula_acceptance")}
                     }
-                })
+                });
+                overridden(json, &release.overrides)
             })
             .collect();
         json!({ "releases": releases })
@@ -551,7 +574,7 @@ impl State {
                     "{}/api/v2/products/{slug}/releases/{}/product_files/{}",
                     self.endpoint, release.id, file.id
                 );
-                json!({
+                let json = json!({
                     "id": file.id,
                     "aws_object_key": file.aws_object_key,
                     "file_type": "Software",
@@ -564,7 +587,8 @@ impl State {
                         "self": {"href": base},
                         "download": {"href": format!("{base}/download")}
                     }
-                })
+                });
+                overridden(json, &file.overrides)
             })
             .collect();
         json!({ "product_files": files })
@@ -625,6 +649,14 @@ impl State {
             bytes,
         )
     }
+}
+
+/// Return `json` (an object) with each `(field, value)` of `overrides` set.
+fn overridden(mut json: Value, overrides: &[(String, Value)]) -> Value {
+    for (field, value) in overrides {
+        json[field.as_str()] = value.clone();
+    }
+    json
 }
 
 /// S3's refusal.

@@ -5,11 +5,14 @@
 //! unchanged feed then costs a `304` and no body.
 //!
 //! Entries are keyed by a digest of the URL and the credentials, so two
-//! sources with different tokens never share an answer, and the folder
-//! holds no URL, token or query string in clear. A damaged entry is
-//! ignored; a cache that cannot be written only costs the next full answer.
+//! sources with different tokens never share an answer; file names hold
+//! no URL or token, and an entry records its URL redacted. An entry whose
+//! body does not match its recorded length and SHA-256 is ignored, as is
+//! one larger than the caller accepts; a cache that cannot be written
+//! only costs the next full answer.
 
 use std::fs;
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -27,6 +30,10 @@ struct Entry {
     headers: Vec<(String, String)>,
     /// The URL that answered, redacted.
     url: String,
+    /// The body's length and SHA-256: a body that does not match is
+    /// damaged (or replaced) and ignored.
+    length: u64,
+    sha256: String,
 }
 
 /// The headers worth keeping with a cached answer.
@@ -41,7 +48,7 @@ impl Transport {
             return self.send(request, limit);
         };
         let paths = EntryPaths::new(folder, request);
-        let cached = paths.read();
+        let cached = paths.read(limit);
         let mut conditions = Vec::new();
         if let Some((entry, _)) = &cached {
             if let Some(etag) = &entry.etag {
@@ -108,10 +115,23 @@ impl EntryPaths {
         }
     }
 
-    fn read(&self) -> Option<(Entry, Vec<u8>)> {
-        let entry: Entry = serde_json::from_slice(&fs::read(&self.meta).ok()?).ok()?;
-        let body = fs::read(&self.body).ok()?;
-        Some((entry, body))
+    /// Read an entry whose body is intact and within `limit`; anything
+    /// else is no entry (the next answer replaces it).
+    fn read(&self, limit: u64) -> Option<(Entry, Vec<u8>)> {
+        let meta = fs::File::open(&self.meta).ok()?;
+        let entry: Entry = serde_json::from_reader(meta.take(1 << 20)).ok()?;
+        if entry.length > limit {
+            return None;
+        }
+        let mut body = Vec::new();
+        fs::File::open(&self.body)
+            .ok()?
+            .take(entry.length + 1)
+            .read_to_end(&mut body)
+            .ok()?;
+        let intact =
+            body.len() as u64 == entry.length && hex::encode(Sha256::digest(&body)) == entry.sha256;
+        intact.then_some((entry, body))
     }
 
     fn write(&self, response: &Response) {
@@ -131,6 +151,8 @@ impl EntryPaths {
                 .cloned()
                 .collect(),
             url: patchline_core::secret::redact_url(&response.url),
+            length: response.body.len() as u64,
+            sha256: hex::encode(Sha256::digest(&response.body)),
         };
         // Body first, then the entry naming it: a reader never finds an
         // entry whose body is from another answer. Failures only cost the
@@ -155,4 +177,77 @@ fn write_replacing(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
     let temp = path.with_extension("tmp");
     fs::write(&temp, bytes)?;
     fs::rename(&temp, path)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use super::*;
+    use crate::TransportConfig;
+
+    /// Serve `body` with an ETag, answering 304 to a matching
+    /// If-None-Match; record each request's If-None-Match.
+    fn server(body: &'static str, requests: usize) -> (String, Arc<Mutex<Vec<Option<String>>>>) {
+        let server = tiny_http::Server::http("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/index.json", server.server_addr());
+        let seen = Arc::new(Mutex::new(Vec::new()));
+        let record = seen.clone();
+        std::thread::spawn(move || {
+            for request in server.incoming_requests().take(requests) {
+                let asked = request
+                    .headers()
+                    .iter()
+                    .find(|h| h.field.equiv("If-None-Match"))
+                    .map(|h| h.value.to_string());
+                let etag = tiny_http::Header::from_bytes("ETag", "\"v1\"").unwrap();
+                let response = if asked.as_deref() == Some("\"v1\"") {
+                    tiny_http::Response::from_string("").with_status_code(304)
+                } else {
+                    tiny_http::Response::from_string(body)
+                };
+                record.lock().unwrap().push(asked);
+                request.respond(response.with_header(etag)).unwrap();
+            }
+        });
+        (url, seen)
+    }
+
+    #[test]
+    fn an_unchanged_answer_costs_a_304_and_a_damaged_one_a_full_answer() {
+        let (url, seen) = server("{\"releases\": []}", 4);
+        let folder = tempfile::tempdir().unwrap();
+        let transport = Transport::new(TransportConfig {
+            cache_dir: Some(folder.path().to_path_buf()),
+            ..TransportConfig::default()
+        })
+        .unwrap();
+        let request = Request::get(url.as_str());
+
+        let first = transport.send_cached(&request, 1024).unwrap();
+        let second = transport.send_cached(&request, 1024).unwrap();
+        assert!(!first.from_cache && second.from_cache);
+        assert_eq!(second.body, first.body);
+
+        // A body cut short (or swapped) is not trusted: no condition is
+        // sent, and the full answer replaces it.
+        let body = fs::read_dir(folder.path())
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .find(|p| p.extension().is_some_and(|x| x == "body"))
+            .unwrap();
+        fs::write(&body, "{\"rel").unwrap();
+        let third = transport.send_cached(&request, 1024).unwrap();
+        assert!(!third.from_cache);
+        assert_eq!(third.body, first.body);
+        // An entry larger than the caller accepts is not read either.
+        let fourth = transport.send_cached(&request, 4).unwrap_err();
+        assert!(
+            matches!(fourth, TransportError::TooLarge { .. }),
+            "{fourth}"
+        );
+
+        let conditions: Vec<Option<String>> = seen.lock().unwrap().clone();
+        assert_eq!(conditions, [None, Some("\"v1\"".to_string()), None, None]);
+    }
 }

@@ -55,6 +55,10 @@ impl Transport {
         let mut resumable = false;
         self.with_retries(request, |_| {
             if sink.written() > 0 && !resumable {
+                self.log(&format!(
+                    "{}: the answer did not say its length, so its bytes cannot be resumed from; starting over from zero",
+                    redact_url(&request.url)
+                ));
                 sink.restart()
                     .map_err(|err| sink_failure(&request.url, err))?;
             }

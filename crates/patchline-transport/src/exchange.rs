@@ -113,7 +113,17 @@ impl Transport {
                 });
             }
             let wait = wait_before(number + 1, failure.retry);
-            if number >= attempts || waited + wait > self.config.retry_budget {
+            if number >= attempts {
+                return Err(gave_up(failure.error));
+            }
+            if waited + wait > self.config.retry_budget {
+                self.log(&format!(
+                    "{}: {}; the next wait ({:.0}s) would pass the {:.0}s retry limit",
+                    describe(request),
+                    reason_of(&failure.error),
+                    wait.as_secs_f64(),
+                    self.config.retry_budget.as_secs_f64()
+                ));
                 return Err(gave_up(failure.error));
             }
             number += 1;
@@ -142,7 +152,7 @@ impl Transport {
         for _ in 0..=MAX_REDIRECTS {
             let same_host = host_and_port(&url) == home;
             crossed_hosts |= !same_host;
-            let agent = self.agent(&url);
+            let agent = self.agent(&url).map_err(Failure::final_)?;
             let mut headers: Vec<(&str, &str)> = request
                 .headers
                 .iter()
@@ -190,7 +200,21 @@ impl Transport {
                 .and_then(|value| value.to_str().ok());
             if matches!(status, 301 | 302 | 303 | 307 | 308) {
                 if let Some(location) = location {
-                    url = resolve(&url, location);
+                    let next = resolve(&url, location);
+                    let keeps_body = matches!(status, 307 | 308) && method == Method::Post;
+                    if keeps_body && host_and_port(&next) != home {
+                        // A 307/308 resends the body, and a body can hold
+                        // credentials (a token exchange): never to
+                        // another host.
+                        return Err(Failure::final_(TransportError::Http {
+                            url: redact_url(&request.url),
+                            reason: format!(
+                                "refusing to resend the request's body to another host ({})",
+                                redact_url(&next)
+                            ),
+                        }));
+                    }
+                    url = next;
                     if status == 303 || (method == Method::Post && matches!(status, 301 | 302)) {
                         method = Method::Get;
                     }
@@ -247,6 +271,15 @@ fn connection_failure(url: &str, err: ureq::Error) -> Failure {
                 reason: format!("TLS: {io}"),
             });
         }
+    }
+    if let ureq::Error::Timeout(_) = &err {
+        return Failure {
+            error: TransportError::Http {
+                url: redact_url(url),
+                reason: "no answer within the read timeout".into(),
+            },
+            retry: Retry::Backoff,
+        };
     }
     let retry = match &err {
         ureq::Error::Io(_)
@@ -342,6 +375,45 @@ fn host_and_port(url: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_body_is_never_resent_to_another_host() {
+        let elsewhere = tiny_http::Server::http("127.0.0.1:0").unwrap();
+        let stolen = format!("http://{}/steal", elsewhere.server_addr());
+        let server = tiny_http::Server::http("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/token", server.server_addr());
+        let handle = std::thread::spawn(move || {
+            let request = server.recv().unwrap();
+            let location = tiny_http::Header::from_bytes("Location", stolen.as_str()).unwrap();
+            request
+                .respond(
+                    tiny_http::Response::from_string("")
+                        .with_status_code(307)
+                        .with_header(location),
+                )
+                .unwrap();
+        });
+        let transport = Transport::new(crate::TransportConfig::default()).unwrap();
+        let body = serde_json::json!({"refresh_token": "planted-refresh-token"});
+        let err = transport
+            .send(&Request::post_json(url.as_str(), &body), 1024)
+            .unwrap_err()
+            .to_string();
+        handle.join().unwrap();
+        assert!(
+            err.starts_with(&format!(
+                "{url}: refusing to resend the request's body to another host (http://"
+            )),
+            "{err}"
+        );
+        assert!(
+            elsewhere
+                .recv_timeout(std::time::Duration::from_millis(200))
+                .unwrap()
+                .is_none(),
+            "the other host was never asked"
+        );
+    }
 
     #[test]
     fn redirect_targets_resolve() {

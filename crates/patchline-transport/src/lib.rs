@@ -197,10 +197,18 @@ impl Location {
     /// Resolve `reference` (an absolute URL, a `file://` URL, an absolute
     /// path or a path relative to this location's folder).
     pub fn join(&self, reference: &str) -> Result<Location, TransportError> {
-        if reference.contains("://") || reference.starts_with('/') {
+        if reference.contains("://") {
             return Location::parse(reference);
         }
         match self {
+            Location::Path(_) if reference.starts_with('/') => Location::parse(reference),
+            // On a server, `/x` is a path of the same server, never a
+            // file of this machine.
+            Location::Http(url) if reference.starts_with('/') => {
+                let (scheme, rest) = url.split_once("://").unwrap_or(("http", url));
+                let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+                Ok(Location::Http(format!("{scheme}://{authority}{reference}")))
+            }
             Location::Path(path) => Ok(Location::Path(
                 path.parent().unwrap_or(Path::new(".")).join(reference),
             )),
@@ -213,19 +221,21 @@ impl Location {
     }
 }
 
-/// Reads locations. Agents (one direct, one per proxy) are built on first
-/// use, so a `check` of a local feed never loads certificates.
+/// Reads locations. Trust, proxies and agents (one direct, one per proxy)
+/// are set up on the first HTTP request, so a `check` of a local feed
+/// never loads certificates nor minds the proxy variables.
 pub struct Transport {
     config: TransportConfig,
-    tls: ureq::tls::TlsConfig,
-    proxies: proxy::Proxies,
+    extra_roots: Vec<ureq::tls::Certificate<'static>>,
+    tls: OnceLock<ureq::tls::TlsConfig>,
+    proxies: OnceLock<Result<proxy::Proxies, String>>,
     agents: [OnceLock<Agent>; 3],
 }
 
 impl Transport {
-    /// Create a transport, reading the proxy variables of this process.
+    /// Create a transport; `ca_cert` is checked now, the rest on first use.
     pub fn new(config: TransportConfig) -> Result<Self, TransportError> {
-        let tls = tls::tls_config_with(config.ca_cert.as_deref(), config.skip_ssl_validation)?;
+        let extra_roots = tls::extra_roots(config.ca_cert.as_deref())?;
         if config.skip_ssl_validation {
             (config.log)(
                 "WARNING: skip_ssl_validation is true: certificates are NOT checked, \
@@ -233,9 +243,10 @@ impl Transport {
             );
         }
         Ok(Transport {
-            proxies: proxy::Proxies::from_env()?,
             config,
-            tls,
+            extra_roots,
+            tls: OnceLock::new(),
+            proxies: OnceLock::new(),
             agents: Default::default(),
         })
     }
@@ -258,17 +269,27 @@ impl Transport {
         (self.config.log)(line);
     }
 
-    fn agent(&self, url: &str) -> &Agent {
-        let route = self.proxies.route(url);
+    /// Return the agent for `url`: direct or through its proxy. A proxy
+    /// variable that is not usable fails here, on first use.
+    fn agent(&self, url: &str) -> Result<&Agent, TransportError> {
+        let proxies = self
+            .proxies
+            .get_or_init(|| proxy::Proxies::from_env().map_err(|err| err.to_string()))
+            .as_ref()
+            .map_err(|message| TransportError::Config(message.clone()))?;
+        let route = proxies.route(url);
         let slot = match route {
             proxy::Route::Direct => &self.agents[0],
             proxy::Route::HttpProxy => &self.agents[1],
             proxy::Route::HttpsProxy => &self.agents[2],
         };
-        slot.get_or_init(|| {
+        Ok(slot.get_or_init(|| {
+            let tls = self.tls.get_or_init(|| {
+                tls::tls_config_with(&self.extra_roots, self.config.skip_ssl_validation)
+            });
             Agent::config_builder()
-                .tls_config(self.tls.clone())
-                .proxy(self.proxies.proxy(route))
+                .tls_config(tls.clone())
+                .proxy(proxies.proxy(route))
                 .http_status_as_error(false)
                 .max_redirects(0)
                 .max_redirects_will_error(false)
@@ -278,7 +299,7 @@ impl Transport {
                 .user_agent(concat!("patchline/", env!("CARGO_PKG_VERSION")))
                 .build()
                 .into()
-        })
+        }))
     }
 }
 
@@ -320,5 +341,10 @@ mod tests {
             Location::Path("/srv/x".into())
         );
         assert!(Location::parse("ftp://host/x").is_err());
+        assert_eq!(
+            index.join("/etc/passwd").unwrap(),
+            Location::Http("http://127.0.0.1:8080/etc/passwd".into()),
+            "an absolute path stays on the index's server"
+        );
     }
 }

@@ -32,11 +32,9 @@ impl Proxies {
     }
 
     fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, TransportError> {
-        let var = |upper: &str| {
-            get(upper)
-                .or_else(|| get(&upper.to_ascii_lowercase()))
-                .filter(|value| !value.trim().is_empty())
-        };
+        // An empty value counts as unset, so the other spelling applies.
+        let set = |name: &str| get(name).filter(|value| !value.trim().is_empty());
+        let var = |upper: &str| set(upper).or_else(|| set(&upper.to_ascii_lowercase()));
         let proxy = |name: &str| -> Result<Option<Proxy>, TransportError> {
             var(name)
                 .map(|url| {
@@ -96,14 +94,21 @@ impl Proxies {
     }
 
     fn bypasses(&self, host: &str) -> bool {
+        let host_is_ip = host.parse::<std::net::IpAddr>().is_ok();
         self.no_proxy.iter().any(|entry| {
-            let entry = entry.trim_start_matches('*').trim_start_matches('.');
-            let entry = strip_port(entry);
-            entry.is_empty()
-                || host == entry
-                || host
-                    .strip_suffix(entry)
-                    .is_some_and(|head| head.ends_with('.'))
+            if entry == "*" {
+                return true;
+            }
+            let name = strip_port(entry.trim_start_matches('*'));
+            let domain = name.trim_start_matches('.');
+            // An entry that names nothing (".", ":8080") matches nothing,
+            // rather than everything; addresses match only exactly.
+            !domain.is_empty()
+                && (host == domain
+                    || (!host_is_ip
+                        && host
+                            .strip_suffix(domain)
+                            .is_some_and(|head| head.ends_with('.'))))
         })
     }
 }
@@ -119,6 +124,10 @@ pub(crate) fn host_of(url: &str) -> String {
 fn strip_port(authority: &str) -> &str {
     if let Some(rest) = authority.strip_prefix('[') {
         return rest.split(']').next().unwrap_or_default();
+    }
+    if authority.matches(':').count() > 1 {
+        // An IPv6 address written without brackets has no port.
+        return authority;
     }
     match authority.rsplit_once(':') {
         Some((host, port)) if port.chars().all(|c| c.is_ascii_digit()) => host,
@@ -164,6 +173,18 @@ mod tests {
         assert_eq!(p.route("https://u:p@bosh.io/"), Route::HttpsProxy);
         let p = proxies(&[("HTTPS_PROXY", "http://proxy:3128"), ("NO_PROXY", "*")]);
         assert_eq!(p.route("https://bosh.io/"), Route::Direct);
+        // Entries that name nothing bypass nothing; addresses match only
+        // exactly; a bare IPv6 address matches its bracketed form.
+        let p = proxies(&[
+            ("HTTPS_PROXY", "http://proxy:3128"),
+            ("NO_PROXY", ".,:8080,0.0.1,::1"),
+        ]);
+        assert_eq!(p.route("https://bosh.io/"), Route::HttpsProxy);
+        assert_eq!(p.route("https://127.0.0.1/"), Route::HttpsProxy);
+        assert_eq!(p.route("https://[::1]:8443/"), Route::Direct);
+        // An empty upper-case variable leaves the lower-case one in force.
+        let p = proxies(&[("HTTPS_PROXY", ""), ("https_proxy", "http://proxy:3128")]);
+        assert_eq!(p.route("https://bosh.io/"), Route::HttpsProxy);
     }
 
     #[test]

@@ -20,17 +20,12 @@ pub fn tls_config() -> TlsConfig {
         .build()
 }
 
-/// Return TLS settings trusting the system's roots plus the certificates
-/// of `ca_cert` (PEM text), or trusting anything when `skip_verification`.
-pub(crate) fn tls_config_with(
+/// Read the operator's own authorities from `ca_cert` (PEM text).
+pub(crate) fn extra_roots(
     ca_cert: Option<&str>,
-    skip_verification: bool,
-) -> Result<TlsConfig, TransportError> {
-    if skip_verification {
-        return Ok(TlsConfig::builder().disable_verification(true).build());
-    }
+) -> Result<Vec<Certificate<'static>>, TransportError> {
     let Some(pem) = ca_cert else {
-        return Ok(tls_config());
+        return Ok(Vec::new());
     };
     let extra = certificates(pem.as_bytes());
     if extra.is_empty() {
@@ -38,21 +33,32 @@ pub(crate) fn tls_config_with(
             "ca_cert: no PEM certificate found in it".into(),
         ));
     }
-    let mut all = match system_certs() {
+    Ok(extra)
+}
+
+/// Return TLS settings trusting the system's roots plus `extra`, or
+/// trusting anything when `skip_verification`.
+pub(crate) fn tls_config_with(
+    extra: &[Certificate<'static>],
+    skip_verification: bool,
+) -> TlsConfig {
+    if skip_verification {
+        return TlsConfig::builder().disable_verification(true).build();
+    }
+    if extra.is_empty() {
+        return tls_config();
+    }
+    let mut all: Vec<Certificate<'static>> = match system_certs() {
         RootCerts::Specific(certs) => certs.iter().map(|c| c.to_owned()).collect(),
         _ => Vec::new(),
     };
-    if all.is_empty() {
-        // No system bundle: the operator's authority plus Mozilla's roots
-        // cannot be combined in one set, and the operator's one is the one
-        // the proxy needs.
-        all = extra;
-    } else {
-        all.extend(extra);
-    }
-    Ok(TlsConfig::builder()
+    // Without a system bundle, the operator's authority and Mozilla's
+    // roots cannot be combined in one set; the operator's is the one
+    // their proxy or mirror needs.
+    all.extend(extra.iter().cloned());
+    TlsConfig::builder()
         .root_certs(RootCerts::new_with_certs(&all))
-        .build())
+        .build()
 }
 
 fn system_certs() -> &'static RootCerts {
@@ -160,10 +166,10 @@ mod tests {
 
     #[test]
     fn ca_cert_must_hold_a_certificate() {
-        let err = tls_config_with(Some("not a pem"), false).unwrap_err();
+        let err = extra_roots(Some("not a pem")).unwrap_err();
         assert_eq!(err.to_string(), "ca_cert: no PEM certificate found in it");
         if let Some(certs) = host_certificates(1) {
-            assert!(tls_config_with(Some(&certs[0]), false).is_ok());
+            assert_eq!(extra_roots(Some(&certs[0])).unwrap().len(), 1);
         }
     }
 }
