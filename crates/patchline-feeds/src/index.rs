@@ -38,7 +38,7 @@ use patchline_transport::{Location, Transport};
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
-use crate::{FeedError, Listing, Skipped};
+use crate::{FeedError, Listing, Skipped, Wanted};
 
 /// The largest index document read; 5,000 versions of 20 files fit easily.
 const MAX_INDEX_BYTES: u64 = 256 * 1024 * 1024;
@@ -74,63 +74,101 @@ struct IndexFile<'a> {
     urls: Vec<Cow<'a, str>>,
 }
 
-/// Read every release of the index at `uri`; releases older than
-/// `current` are passed over.
-pub fn list(uri: &str, transport: &Transport, current: Option<&str>) -> Result<Listing, FeedError> {
+/// Read the releases of the index at `uri` that `wanted` leaves.
+pub fn list(uri: &str, transport: &Transport, wanted: &Wanted) -> Result<Listing, FeedError> {
     let location = Location::parse(uri)?;
     let bytes = transport.fetch(&location, MAX_INDEX_BYTES)?;
-    let current = current.and_then(|v| Version::parse(v).ok());
-    parse(&bytes, &location, current.as_ref())
+    parse(&bytes, &location, wanted)
 }
 
-/// Parse an index document found at `location`.
-pub fn parse(
-    bytes: &[u8],
-    location: &Location,
-    current: Option<&Version>,
-) -> Result<Listing, FeedError> {
+/// Parse an index document found at `location`: every version, but the
+/// files only of releases `wanted` leaves.
+pub fn parse(bytes: &[u8], location: &Location, wanted: &Wanted) -> Result<Listing, FeedError> {
     let malformed =
         |err: serde_json::Error| FeedError::Malformed(format!("not an index document: {err}"));
     let document: IndexDocument = serde_json::from_slice(bytes).map_err(malformed)?;
+    let current = wanted.current.and_then(|v| Version::parse(v).ok());
 
     let mut listing = Listing::default();
+    let mut entries = Vec::with_capacity(document.releases.len());
     for entry in document.releases {
-        let version = match Version::parse(&entry.version) {
-            Ok(version) => version,
-            Err(err) => {
-                listing.skipped.push(Skipped {
-                    entry: entry.version.into_owned(),
-                    reason: err.to_string(),
-                });
-                continue;
+        match Version::parse(&entry.version) {
+            Ok(version)
+                if current
+                    .as_ref()
+                    .is_some_and(|current| version.cmp_precedence(current).is_lt()) =>
+            {
+                listing.passed_over += 1;
             }
-        };
-        if current.is_some_and(|current| version.cmp_precedence(current).is_lt()) {
-            listing.passed_over += 1;
-            continue;
-        }
-        let files: Vec<IndexFile> = match entry.files {
-            Some(raw) => serde_json::from_str(raw.get()).map_err(malformed)?,
-            None => Vec::new(),
-        };
-        let files = files
-            .into_iter()
-            .map(|file| release_file(file, location))
-            .collect::<Result<Vec<_>, _>>();
-        match files {
-            Ok(files) => listing.releases.push(Release {
-                version,
-                published: entry.published,
-                files,
-                handle: None,
-            }),
-            Err(reason) => listing.skipped.push(Skipped {
+            Ok(version) => entries.push((version, entry)),
+            Err(err) => listing.skipped.push(Skipped {
                 entry: entry.version.into_owned(),
-                reason,
+                reason: err.to_string(),
             }),
         }
     }
+
+    if let Some(accept) = wanted.only_newest {
+        // Newest first, reading files until a release is accepted; its
+        // twins (the same version listed again) are kept too, so the
+        // caller still chooses among them.
+        entries.sort_by(|(a, _), (b, _)| b.cmp(a));
+        let mut found: Option<Version> = None;
+        for (version, entry) in entries {
+            if found
+                .as_ref()
+                .is_some_and(|found| found.as_str() != version.as_str())
+            {
+                listing.passed_over += 1;
+                continue;
+            }
+            match release(version, entry, location)? {
+                Ok(release) if found.is_some() || accept(&release) => {
+                    found = Some(release.version.clone());
+                    listing.releases.push(release);
+                }
+                Ok(_) => listing.passed_over += 1,
+                Err(skipped) => listing.skipped.push(skipped),
+            }
+        }
+        return Ok(listing);
+    }
+    for (version, entry) in entries {
+        match release(version, entry, location)? {
+            Ok(release) => listing.releases.push(release),
+            Err(skipped) => listing.skipped.push(skipped),
+        }
+    }
     Ok(listing)
+}
+
+/// Read the files of one entry: the release, or why it is skipped.
+fn release(
+    version: Version,
+    entry: IndexRelease,
+    location: &Location,
+) -> Result<Result<Release, Skipped>, FeedError> {
+    let files: Vec<IndexFile> = match entry.files {
+        Some(raw) => serde_json::from_str(raw.get())
+            .map_err(|err| FeedError::Malformed(format!("not an index document: {err}")))?,
+        None => Vec::new(),
+    };
+    let files = files
+        .into_iter()
+        .map(|file| release_file(file, location))
+        .collect::<Result<Vec<_>, _>>();
+    Ok(match files {
+        Ok(files) => Ok(Release {
+            version,
+            published: entry.published,
+            files,
+            handle: None,
+        }),
+        Err(reason) => Err(Skipped {
+            entry: entry.version.into_owned(),
+            reason,
+        }),
+    })
 }
 
 fn release_file(file: IndexFile, location: &Location) -> Result<ReleaseFile, String> {
@@ -172,7 +210,7 @@ mod tests {
             {"version": "2.4.8"}
         ]}"#;
         let location = Location::parse("http://127.0.0.1:9/feed/index.json").unwrap();
-        let listing = parse(json, &location, None).unwrap();
+        let listing = parse(json, &location, &Wanted::default()).unwrap();
         assert_eq!(listing.releases.len(), 2);
         let first = &listing.releases[0];
         assert_eq!(first.version.as_str(), "2.4.7");
@@ -194,7 +232,7 @@ mod tests {
         let local = parse(
             json,
             &Location::parse("/srv/feed/index.json").unwrap(),
-            None,
+            &Wanted::default(),
         )
         .unwrap();
         assert_eq!(
@@ -204,9 +242,59 @@ mod tests {
     }
 
     #[test]
+    fn wanted_spares_reading_what_the_caller_will_not_use() {
+        let json = br#"{"releases": [
+            {"version": "1.0", "files": [{"name": "a"}]},
+            {"version": "3.0", "files": [{"name": "b"}]},
+            {"version": "2.0", "files": [{"name": "c"}]},
+            {"version": "3.0", "files": [{"name": "d"}]},
+            {"version": "0.9", "files": "not even files"}
+        ]}"#;
+        let location = Location::parse("/srv/index.json").unwrap();
+        let versions = |listing: &Listing| -> Vec<String> {
+            listing
+                .releases
+                .iter()
+                .map(|r| format!("{} {}", r.version.as_str(), r.files[0].name))
+                .collect()
+        };
+
+        // Older than the current version: passed over, files unread (the
+        // malformed files of 0.9 are never parsed).
+        let wanted = Wanted {
+            current: Some("2.0"),
+            only_newest: None,
+        };
+        let listing = parse(json, &location, &wanted).unwrap();
+        assert_eq!(versions(&listing), ["3.0 b", "2.0 c", "3.0 d"]);
+        assert_eq!(listing.passed_over, 2);
+
+        // Only the newest accepted one, with its twin.
+        let everything = |_: &Release| true;
+        let wanted = Wanted {
+            current: Some("1.0"),
+            only_newest: Some(&everything),
+        };
+        let listing = parse(json, &location, &wanted).unwrap();
+        assert_eq!(versions(&listing), ["3.0 b", "3.0 d"]);
+        assert_eq!(listing.passed_over, 3);
+
+        let not_three = |release: &Release| release.version.as_str() != "3.0";
+        let wanted = Wanted {
+            current: Some("1.0"),
+            only_newest: Some(&not_three),
+        };
+        let listing = parse(json, &location, &wanted).unwrap();
+        assert_eq!(versions(&listing), ["2.0 c"]);
+        assert_eq!(listing.passed_over, 4);
+    }
+
+    #[test]
     fn a_document_of_another_shape_is_refused() {
         let location = Location::parse("/srv/index.json").unwrap();
-        let err = parse(b"[1, 2]", &location, None).unwrap_err().to_string();
+        let err = parse(b"[1, 2]", &location, &Wanted::default())
+            .unwrap_err()
+            .to_string();
         assert!(
             err.starts_with("source.uri: not an index document: invalid type"),
             "{err}"

@@ -60,6 +60,19 @@ pub struct Listing {
     pub passed_over: usize,
 }
 
+/// What the caller will use of a listing, so that a feed can skip work:
+/// reading the files of thousands of versions nobody asked for is most of
+/// the cost of a large feed. Both are hints; a feed may ignore them.
+#[derive(Default, Clone, Copy)]
+pub struct Wanted<'a> {
+    /// The version the caller has (check) or wants (in): releases older
+    /// than it may be passed over.
+    pub current: Option<&'a str>,
+    /// The caller keeps only the newest release this accepts (a first
+    /// check): a feed that can read releases newest first may stop there.
+    pub only_newest: Option<&'a dyn Fn(&Release) -> bool>,
+}
+
 /// An entry of a feed that could not be read as a release.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Skipped {
@@ -155,13 +168,13 @@ impl FeedConfig {
         }
     }
 
-    /// Read every release the feed publishes. `current` is the version
-    /// the caller already has (check) or wants (in): API feeds that page
-    /// newest first may stop once they have passed it.
-    pub fn list(&self, transport: &Transport, current: Option<&str>) -> Result<Listing, FeedError> {
+    /// Read the releases the feed publishes, skipping what `wanted` says
+    /// the caller will not use.
+    pub fn list(&self, transport: &Transport, wanted: &Wanted) -> Result<Listing, FeedError> {
+        let current = wanted.current;
         match self {
             FeedConfig::Metalink { uri } => metalink::list(uri),
-            FeedConfig::Index { uri } => index::list(uri, transport, current),
+            FeedConfig::Index { uri } => index::list(uri, transport, wanted),
             FeedConfig::BoshIo(config) => bosh_io::list(config, transport),
             FeedConfig::Github(config) => github::list(config, transport, current),
             FeedConfig::Pivnet(config) => pivnet::list(config, transport, current),

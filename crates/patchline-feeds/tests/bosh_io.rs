@@ -76,7 +76,7 @@ fn regular_stemcells_list_every_version_with_its_tarball() {
     );
     let feed = FeedConfig::BoshIo(stemcell(&bosh_io, JAMMY, Flavor::Regular));
 
-    let listing = feed.list(&transport(1), None).unwrap();
+    let listing = feed.list(&transport(1), &Default::default()).unwrap();
 
     assert_eq!(versions(&listing.releases), ["1.506"]);
     assert_eq!(listing.skipped, []);

@@ -7,8 +7,8 @@
 use std::collections::BTreeSet;
 
 use patchline_core::release::check_file_name;
-use patchline_core::{fingerprint, Release, ReleaseFile};
-use patchline_feeds::FeedConfig;
+use patchline_core::{fingerprint, FileFilter, Release, ReleaseFile};
+use patchline_feeds::{FeedConfig, Wanted};
 use patchline_transport::Transport;
 
 use crate::log::Log;
@@ -36,58 +36,36 @@ impl Candidate {
 }
 
 /// Return the versions `source` offers from `feed`, oldest first.
-/// `current` is the version the caller has or wants; feeds that page
-/// newest first may stop reading once past it.
+/// `current` is the version the caller has or wants: older ones are not
+/// needed. With `only_latest`, the caller needs the newest offered
+/// version alone (a first check), which spares reading the others.
 pub fn candidates(
     source: &Source,
     feed: &FeedConfig,
     transport: &Transport,
     log: &Log,
     current: Option<&str>,
+    only_latest: bool,
 ) -> Result<Vec<Candidate>, ResourceError> {
     let filter = source.file_filter()?;
-    let listing = feed.list(transport, current)?;
+    let accept = |release: &Release| admit(source, &filter, release.clone()).is_ok();
+    let wanted = Wanted {
+        current,
+        only_newest: only_latest.then_some(&accept as &dyn Fn(&Release) -> bool),
+    };
+    let listing = feed.list(transport, &wanted)?;
     for skipped in &listing.skipped {
         log.info(format!("skipping {}: {}", skipped.entry, skipped.reason));
     }
 
     let published = listing.releases.len() + listing.skipped.len() + listing.passed_over;
     let mut candidates: Vec<Candidate> = Vec::new();
-    for mut release in listing.releases {
-        let version = release.version.as_str().to_string();
-        if let Some(line) = &source.version {
-            if !line.matches(&release.version) {
-                log.debug(format!("skipping {version}: outside version line {line}"));
-                continue;
-            }
+    for release in listing.releases {
+        match admit(source, &filter, release) {
+            Ok(candidate) => candidates.push(candidate),
+            Err(Refusal::Quiet(reason)) => log.debug(reason),
+            Err(Refusal::Loud(reason)) => log.info(reason),
         }
-        if release.version.is_prerelease() && !source.include_prereleases {
-            log.debug(format!(
-                "skipping {version}: a pre-release (include_prereleases is false)"
-            ));
-            continue;
-        }
-        if release.files.is_empty() {
-            log.debug(format!("skipping {version}: it has no files"));
-            continue;
-        }
-        release.files.retain(|file| filter.matches(&file.name));
-        if release.files.is_empty() {
-            log.debug(format!(
-                "skipping {version}: no file matches {:?}",
-                filter.globs()
-            ));
-            continue;
-        }
-        if let Err(reason) = check_files(&release.files) {
-            log.info(format!("skipping {version}: {reason}"));
-            continue;
-        }
-        let fingerprint = fingerprint(&release.files);
-        candidates.push(Candidate {
-            release,
-            fingerprint,
-        });
     }
 
     candidates.sort_by(|a, b| {
@@ -122,6 +100,51 @@ pub fn candidates(
             .unwrap_or_default()
     ));
     Ok(candidates)
+}
+
+/// Why a release is not offered: `Quiet` for the filters the operator
+/// chose (logged with `debug`), `Loud` for what is wrong with the release.
+enum Refusal {
+    Quiet(String),
+    Loud(String),
+}
+
+/// Offer `release` if `source` wants it, narrowed to its matching files
+/// and fingerprinted over them.
+fn admit(source: &Source, filter: &FileFilter, mut release: Release) -> Result<Candidate, Refusal> {
+    let version = release.version.as_str().to_string();
+    if let Some(line) = &source.version {
+        if !line.matches(&release.version) {
+            return Err(Refusal::Quiet(format!(
+                "skipping {version}: outside version line {line}"
+            )));
+        }
+    }
+    if release.version.is_prerelease() && !source.include_prereleases {
+        return Err(Refusal::Quiet(format!(
+            "skipping {version}: a pre-release (include_prereleases is false)"
+        )));
+    }
+    if release.files.is_empty() {
+        return Err(Refusal::Quiet(format!(
+            "skipping {version}: it has no files"
+        )));
+    }
+    release.files.retain(|file| filter.matches(&file.name));
+    if release.files.is_empty() {
+        return Err(Refusal::Quiet(format!(
+            "skipping {version}: no file matches {:?}",
+            filter.globs()
+        )));
+    }
+    if let Err(reason) = check_files(&release.files) {
+        return Err(Refusal::Loud(format!("skipping {version}: {reason}")));
+    }
+    let fingerprint = fingerprint(&release.files);
+    Ok(Candidate {
+        release,
+        fingerprint,
+    })
 }
 
 /// Refuse a release `in` could not save safely: a file name that escapes

@@ -17,7 +17,14 @@ pub fn check(request: &CheckRequest) -> Result<Vec<VersionRef>, ResourceError> {
     let feed = request.source.feed_config()?;
     let transport = request.source.transport(log, Purpose::Check)?;
     let current = request.version.as_ref().map(|v| v.version.as_str());
-    let offered = candidates(&request.source, &feed, &transport, &log, current)?;
+    let offered = candidates(
+        &request.source,
+        &feed,
+        &transport,
+        &log,
+        current,
+        current.is_none(),
+    )?;
     let Some(latest) = offered.last() else {
         return Ok(Vec::new());
     };

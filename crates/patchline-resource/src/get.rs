@@ -74,6 +74,7 @@ pub fn get(request: &InRequest, dest: &Path) -> Result<Response, ResourceError> 
         &transport,
         &log,
         Some(&wanted.version),
+        false,
     )?;
     let candidate = find(&offered, wanted, &feed)?;
     let narrow = FileFilter::new(&params.files)
