@@ -9,7 +9,7 @@
 use std::fs::{self, File};
 use std::io::{self, Seek, Write};
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::{sync_channel, SyncSender};
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::thread::JoinHandle;
 use std::time::Instant;
 
@@ -29,9 +29,9 @@ use crate::ResourceError;
 /// How many files of one version download at once.
 const PARALLEL_DOWNLOADS: usize = 4;
 
-/// How many chunks may wait for the hashing thread: bounds memory at
-/// this many reads (1 MiB each) per download.
-const CHUNKS_IN_FLIGHT: usize = 8;
+/// How many buffers pass bytes to the hashing thread: memory per
+/// download is this many reads (1 MiB each), whatever the file's size.
+const BUFFERS: usize = 4;
 
 /// The `metadata.json` written beside the files.
 #[derive(Debug, Serialize)]
@@ -328,6 +328,9 @@ struct FileSink<'a> {
     oversized: bool,
     expectation: &'a Expectation,
     hashing: Option<(SyncSender<Chunk>, JoinHandle<String>)>,
+    /// Buffers the hashing thread is done with; a fixed set goes round,
+    /// so memory stays the same however long the download.
+    free: Receiver<Vec<u8>>,
 }
 
 enum Chunk {
@@ -346,12 +349,23 @@ impl<'a> FileSink<'a> {
             .open(path)
             .map_err(|err| ResourceError::io(path, err))?;
         let algorithm = expectation.algorithm;
-        let (sender, receiver) = sync_channel::<Chunk>(CHUNKS_IN_FLIGHT);
+        let (sender, receiver) = sync_channel::<Chunk>(BUFFERS);
+        let (give_back, free) = sync_channel::<Vec<u8>>(BUFFERS);
+        for _ in 0..BUFFERS {
+            give_back
+                .send(Vec::with_capacity(1 << 20))
+                .expect("the pool has room for every buffer");
+        }
         let hasher = std::thread::spawn(move || {
             let mut hasher = Hasher::new(algorithm);
             for chunk in receiver {
                 match chunk {
-                    Chunk::Bytes(bytes) => hasher.update(&bytes),
+                    Chunk::Bytes(bytes) => {
+                        hasher.update(&bytes);
+                        // The sink may be gone already (a failed
+                        // download); the buffer is then simply dropped.
+                        let _ = give_back.send(bytes);
+                    }
                     Chunk::Restart => hasher = Hasher::new(algorithm),
                 }
             }
@@ -363,6 +377,7 @@ impl<'a> FileSink<'a> {
             oversized: false,
             expectation,
             hashing: Some((sender, hasher)),
+            free,
         })
     }
 
@@ -412,7 +427,15 @@ impl Sink for FileSink<'_> {
             return Err(io::Error::other("more bytes than the published size"));
         }
         self.file.write_all(bytes)?;
-        self.send(Chunk::Bytes(bytes.to_vec()))?;
+        // Waiting for a free buffer is what keeps hashing from falling
+        // behind without bound.
+        let mut buffer = self
+            .free
+            .recv()
+            .map_err(|_| io::Error::other("the hashing thread stopped"))?;
+        buffer.clear();
+        buffer.extend_from_slice(bytes);
+        self.send(Chunk::Bytes(buffer))?;
         self.written = received;
         Ok(())
     }

@@ -239,7 +239,13 @@ impl Transport {
 /// Read a whole answer of at most `limit` bytes.
 pub(crate) fn read_whole(opened: Opened, limit: u64) -> Result<Response, Failure> {
     let shown = redact_url(&opened.url);
-    let mut body = Vec::new();
+    // A stated length (within the limit) sizes the buffer once, instead
+    // of doubling it and copying as the body arrives.
+    let stated = opened
+        .header("content-length")
+        .and_then(|length| length.parse::<u64>().ok())
+        .filter(|length| *length <= limit);
+    let mut body = Vec::with_capacity(stated.unwrap_or(0) as usize + 1);
     let mut reader = opened.body.into_reader().take(limit + 1);
     reader
         .read_to_end(&mut body)
