@@ -115,11 +115,7 @@ impl Recorded {
 
     /// Return the first value of header `name` (any case).
     pub fn header(&self, name: &str) -> Option<&str> {
-        let name = name.to_ascii_lowercase();
-        self.headers
-            .iter()
-            .find(|(n, _)| *n == name)
-            .map(|(_, v)| v.as_str())
+        crate::header(&self.headers, name)
     }
 }
 

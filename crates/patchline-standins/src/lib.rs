@@ -10,3 +10,13 @@ pub mod bosh_io;
 pub mod faults;
 pub mod github;
 pub mod pivnet;
+
+/// Return the first value of header `name` (any case) among recorded
+/// headers, whose names every stand-in keeps in lower case.
+fn header<'a>(headers: &'a [(String, String)], name: &str) -> Option<&'a str> {
+    let name = name.to_ascii_lowercase();
+    headers
+        .iter()
+        .find(|(n, _)| *n == name)
+        .map(|(_, v)| v.as_str())
+}

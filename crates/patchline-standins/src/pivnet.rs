@@ -179,12 +179,9 @@ pub struct Recorded {
 }
 
 impl Recorded {
-    /// Return the value of header `name` (lower case), if sent.
+    /// Return the first value of header `name` (any case), if sent.
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
+        crate::header(&self.headers, name)
     }
 }
 
@@ -292,10 +289,7 @@ struct Asked {
 
 impl Asked {
     fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
+        crate::header(&self.headers, name)
     }
 }
 
