@@ -548,3 +548,38 @@ fn server_body(url: &str) -> Vec<u8> {
     let transport = Transport::new(TransportConfig::default()).unwrap();
     transport.send(&Request::get(url), 1 << 20).unwrap().body
 }
+
+#[test]
+fn a_bad_proxy_variable_is_named_and_spares_local_feeds() {
+    let server = FaultServer::start();
+    let uri = publish_index(&server, "http://127.0.0.1:1/never.tgz");
+    let check = |source: &Value| {
+        let request = json!({"source": source}).to_string();
+        run_as(
+            "check",
+            &[],
+            &request,
+            &[(
+                "HTTP_PROXY",
+                "socks5://user:planted-proxy-pass@proxy.example:1080",
+            )],
+        )
+    };
+
+    let run = check(&json!({"feed": "index", "uri": uri}));
+    assert_eq!(run.code, Some(1));
+    assert_eq!(
+        run.stderr,
+        "check: error: HTTP_PROXY: socks5://***@proxy.example:1080 is not an http:// proxy URL\n"
+    );
+    assert!(server.requests().is_empty(), "nothing was asked");
+
+    // A feed on this machine makes no request, so the variable is no
+    // concern of its.
+    let local = tempfile::tempdir().unwrap();
+    let index = local.path().join("index.json");
+    fs::write(&index, server_body(&uri)).unwrap();
+    let run = check(&json!({"feed": "index", "uri": index.to_str().unwrap()}));
+    assert!(run.ok, "{}", run.stderr);
+    assert_eq!(run.json()[0]["version"], VERSION);
+}

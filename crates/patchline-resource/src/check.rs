@@ -15,7 +15,7 @@ use crate::ResourceError;
 pub fn check(request: &CheckRequest) -> Result<Vec<VersionRef>, ResourceError> {
     let log = Log::new(request.source.debug);
     let feed = request.source.feed_config()?;
-    let transport = request.source.transport(log, Purpose::Check)?;
+    let transport = request.source.transport(&feed, log, Purpose::Check)?;
     let current = request.version.as_ref().map(|v| v.version.as_str());
     let offered = candidates(
         &request.source,

@@ -66,7 +66,7 @@ pub fn get(request: &InRequest, dest: &Path) -> Result<Response, ResourceError> 
     let params = request.params.as_ref().cloned().unwrap_or_default();
     let wanted = &request.version;
     let feed = request.source.feed_config()?;
-    let transport = request.source.transport(log, Purpose::Fetch)?;
+    let transport = request.source.transport(&feed, log, Purpose::Fetch)?;
 
     let offered = candidates(
         &request.source,

@@ -225,7 +225,14 @@ impl Source {
     }
 
     /// Build the transport this source asks for; log lines go to `log`.
-    pub fn transport(&self, log: Log, purpose: Purpose) -> Result<Transport, ResourceError> {
+    /// For a feed read over HTTP, the proxy variables are checked now, so
+    /// a bad one is reported by its own name.
+    pub fn transport(
+        &self,
+        feed: &FeedConfig,
+        log: Log,
+        purpose: Purpose,
+    ) -> Result<Transport, ResourceError> {
         let defaults = TransportConfig::default();
         if self.attempts == Some(0) {
             return Err(request("source.attempts: must be at least 1".into()));
@@ -247,15 +254,16 @@ impl Source {
             log: Arc::new(move |line| log.info(line)),
             ..defaults
         };
-        Transport::new(config).map_err(|err| {
-            // `ca_cert: ...` is a source field; proxy variables are not.
-            let message = err.to_string();
-            if message.starts_with("ca_cert") {
-                request(format!("source.{message}"))
-            } else {
-                request(message)
-            }
-        })
+        let transport = Transport::new(config).map_err(|err| request(format!("source.{err}")))?;
+        // git fetches metalink feeds itself, with its own proxy settings.
+        let over_http =
+            !feed.may_name_local_files() && !matches!(feed, FeedConfig::Metalink { .. });
+        if over_http {
+            transport
+                .check_proxies()
+                .map_err(|err| request(err.to_string()))?;
+        }
+        Ok(transport)
     }
 }
 

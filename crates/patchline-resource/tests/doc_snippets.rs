@@ -188,7 +188,7 @@ fn every_feeds_md_snippet_is_a_source_check_accepts() {
                 .file_filter()
                 .unwrap_or_else(|err| panic!("{at}: {err}"));
             source
-                .transport(Log::new(false), Purpose::Check)
+                .transport(&feed, Log::new(false), Purpose::Check)
                 .unwrap_or_else(|err| panic!("{at}: {err}"));
             assert_eq!(
                 Some(feed.kind().to_string()),

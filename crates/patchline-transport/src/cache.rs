@@ -123,7 +123,7 @@ impl EntryPaths {
         if entry.length > limit {
             return None;
         }
-        let mut body = Vec::new();
+        let mut body = Vec::with_capacity(entry.length as usize + 1);
         fs::File::open(&self.body)
             .ok()?
             .take(entry.length + 1)

@@ -265,6 +265,21 @@ impl Transport {
         }
     }
 
+    /// Read the proxy variables now and say whether they are usable; a
+    /// caller that will surely go to the network calls this first, so a
+    /// bad variable is reported as what it is, before any feed runs.
+    pub fn check_proxies(&self) -> Result<(), TransportError> {
+        self.proxies()?;
+        Ok(())
+    }
+
+    fn proxies(&self) -> Result<&proxy::Proxies, TransportError> {
+        self.proxies
+            .get_or_init(|| proxy::Proxies::from_env().map_err(|err| err.to_string()))
+            .as_ref()
+            .map_err(|message| TransportError::Config(message.clone()))
+    }
+
     pub(crate) fn log(&self, line: &str) {
         (self.config.log)(line);
     }
@@ -272,11 +287,7 @@ impl Transport {
     /// Return the agent for `url`: direct or through its proxy. A proxy
     /// variable that is not usable fails here, on first use.
     fn agent(&self, url: &str) -> Result<&Agent, TransportError> {
-        let proxies = self
-            .proxies
-            .get_or_init(|| proxy::Proxies::from_env().map_err(|err| err.to_string()))
-            .as_ref()
-            .map_err(|message| TransportError::Config(message.clone()))?;
+        let proxies = self.proxies()?;
         let route = proxies.route(url);
         let slot = match route {
             proxy::Route::Direct => &self.agents[0],

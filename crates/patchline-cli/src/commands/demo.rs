@@ -21,8 +21,9 @@ pub fn run(args: Vec<OsString>) -> anyhow::Result<ExitCode> {
     let args = match Args::try_parse_from(args) {
         Ok(args) => args,
         Err(err) => {
+            // --help is an answer (exit 0); a bad argument is not (exit 2).
             let _ = err.print();
-            return Ok(ExitCode::from(2));
+            return Ok(ExitCode::from(err.exit_code() as u8));
         }
     };
     crate::demo::run(&args.workdir)?;
