@@ -80,7 +80,8 @@ impl Config {
     pub fn describe(&self) -> String {
         // Redacting first hides a password even where it holds a `/`.
         let api_url = redact_url(&self.api_url);
-        let host = crate::Place::of(&api_url).map_or_else(String::new, |place| place.host);
+        let host = patchline_transport::UrlParts::of(&api_url)
+            .map_or_else(String::new, |parts| parts.host_port().to_ascii_lowercase());
         // `api.github.com` serves `github.com`, as `api.<name>.ghe.com`
         // serves `<name>.ghe.com`.
         let host = host.strip_prefix("api.").unwrap_or(&host);
@@ -96,7 +97,7 @@ impl Config {
     /// information counts on neither side, as GitHub's own URLs carry none
     /// whatever `api_url` holds.
     fn is_api_url(&self, url: &str) -> bool {
-        crate::is_under(url, &self.api_url)
+        patchline_transport::is_under(url, &self.api_url)
     }
 
     /// Refuse an owner or repository name that GitHub would not give, and
@@ -165,6 +166,7 @@ pub fn list(
     current: Option<&str>,
 ) -> Result<Listing, FeedError> {
     config.check_names()?;
+    let current_version = crate::current_version(current);
     let tags = TagFilter::new(config.tag_filter.as_deref())?;
     let checksums = config
         .checksums
@@ -237,10 +239,7 @@ pub fn list(
             // they are read here, not at download time: a file rebuilt
             // under the same version must give a new fingerprint. Only
             // releases a caller can still want are read.
-            if current.is_none_or(|current| {
-                Version::parse(current)
-                    .is_ok_and(|current| !release.version.cmp_precedence(&current).is_lt())
-            }) {
+            if !crate::is_older(&release.version, current_version.as_ref()) {
                 fill_from_checksums(config, &mut release, transport)?;
             }
             listing.releases.push(release);

@@ -84,20 +84,14 @@ pub fn list(uri: &str, transport: &Transport, wanted: &Wanted) -> Result<Listing
 /// Parse an index document found at `location`: every version, but the
 /// files only of releases `wanted` leaves.
 pub fn parse(bytes: &[u8], location: &Location, wanted: &Wanted) -> Result<Listing, FeedError> {
-    let malformed =
-        |err: serde_json::Error| FeedError::Malformed(format!("not an index document: {err}"));
     let document: IndexDocument = serde_json::from_slice(bytes).map_err(malformed)?;
-    let current = wanted.current.and_then(|v| Version::parse(v).ok());
+    let current = crate::current_version(wanted.current);
 
     let mut listing = Listing::default();
     let mut entries = Vec::with_capacity(document.releases.len());
     for entry in document.releases {
         match Version::parse(&entry.version) {
-            Ok(version)
-                if current
-                    .as_ref()
-                    .is_some_and(|current| version.cmp_precedence(current).is_lt()) =>
-            {
+            Ok(version) if crate::is_older(&version, current.as_ref()) => {
                 listing.passed_over += 1;
             }
             Ok(version) => entries.push((version, entry)),
@@ -142,6 +136,10 @@ pub fn parse(bytes: &[u8], location: &Location, wanted: &Wanted) -> Result<Listi
     Ok(listing)
 }
 
+fn malformed(err: serde_json::Error) -> FeedError {
+    FeedError::Malformed(format!("not an index document: {err}"))
+}
+
 /// Read the files of one entry: the release, or why it is skipped.
 fn release(
     version: Version,
@@ -149,8 +147,7 @@ fn release(
     location: &Location,
 ) -> Result<Result<Release, Skipped>, FeedError> {
     let files: Vec<IndexFile> = match entry.files {
-        Some(raw) => serde_json::from_str(raw.get())
-            .map_err(|err| FeedError::Malformed(format!("not an index document: {err}")))?,
+        Some(raw) => serde_json::from_str(raw.get()).map_err(malformed)?,
         None => Vec::new(),
     };
     let files = files

@@ -9,7 +9,7 @@
 use std::fmt;
 
 use patchline_core::secret::redact_url;
-use patchline_core::Release;
+use patchline_core::{Release, Version};
 use patchline_transport::{Request, Transport, TransportError};
 use serde::Deserialize;
 
@@ -218,44 +218,14 @@ impl FeedConfig {
     }
 }
 
-/// Say whether `url` lies under `base` (same scheme and host, a path
-/// below), ignoring user information on both: where a feed's credentials
-/// may go.
-pub(crate) fn is_under(url: &str, base: &str) -> bool {
-    let (Some(base), Some(asked)) = (Place::of(base), Place::of(url)) else {
-        return false;
-    };
-    base.scheme == asked.scheme
-        && base.host == asked.host
-        && asked
-            .path
-            .strip_prefix(base.path.trim_end_matches('/'))
-            .is_some_and(|rest| rest.starts_with('/'))
+/// Read the version a caller has or wants; one that does not parse names
+/// no release, so nothing is older than it.
+pub(crate) fn current_version(current: Option<&str>) -> Option<Version> {
+    current.and_then(|version| Version::parse(version).ok())
 }
 
-/// Where a URL leads, as far as credentials are concerned.
-struct Place<'a> {
-    /// The scheme, in lower case.
-    scheme: String,
-    /// `host` or `host:port` as written, in lower case, without user
-    /// information.
-    host: String,
-    /// The path, without query or fragment.
-    path: &'a str,
-}
-
-impl<'a> Place<'a> {
-    /// Read an absolute URL; `None` for anything else.
-    fn of(url: &'a str) -> Option<Self> {
-        let (scheme, rest) = url.split_once("://")?;
-        let end = rest.find(['/', '?', '#']).unwrap_or(rest.len());
-        let (authority, after) = rest.split_at(end);
-        let host = authority.rsplit('@').next().unwrap_or_default();
-        let path = after.split(['?', '#']).next().unwrap_or_default();
-        Some(Place {
-            scheme: scheme.to_ascii_lowercase(),
-            host: host.to_ascii_lowercase(),
-            path,
-        })
-    }
+/// Say whether `version` is older than `current`: a release nobody asked
+/// for, whose files need not be read.
+pub(crate) fn is_older(version: &Version, current: Option<&Version>) -> bool {
+    current.is_some_and(|current| version.cmp_precedence(current).is_lt())
 }

@@ -163,7 +163,7 @@ pub fn list(
     transport: &Transport,
     current: Option<&str>,
 ) -> Result<Listing, FeedError> {
-    let current = current.and_then(|v| Version::parse(v).ok());
+    let current = crate::current_version(current);
     check_slug(&config.product_slug)?;
     let authorization = config.authorization(transport)?;
 
@@ -209,11 +209,7 @@ pub fn list(
             continue;
         }
         let version = match Version::parse(&entry.version) {
-            Ok(version)
-                if current
-                    .as_ref()
-                    .is_some_and(|current| version.cmp_precedence(current).is_lt()) =>
-            {
+            Ok(version) if crate::is_older(&version, current.as_ref()) => {
                 listing.passed_over += 1;
                 continue;
             }
@@ -294,7 +290,7 @@ pub fn prepare(
 /// request goes without credentials and Tanzu Network answers `401`.
 pub fn download_request(config: &Config, url: &str) -> Request {
     let request = Request::get(url);
-    if !crate::is_under(url, &config.endpoint) {
+    if !patchline_transport::is_under(url, &config.endpoint) {
         return request;
     }
     match config.known_authorization() {

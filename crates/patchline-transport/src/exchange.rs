@@ -10,7 +10,7 @@ use ureq::Body;
 
 use crate::proxy::host_of;
 use crate::retry::{parse_retry_after, retryable_status, wait_before, Retry};
-use crate::{Method, Request, Response, Transport, TransportError};
+use crate::{Method, Request, Response, Transport, TransportError, UrlParts};
 
 /// The most redirects one request follows.
 const MAX_REDIRECTS: usize = 10;
@@ -163,27 +163,9 @@ impl Transport {
                 headers.push(("Authorization", secret.expose()));
             }
             let result = match (method, &request.body) {
-                (Method::Post, Some(body)) => {
-                    let mut builder = agent.post(&url);
-                    for (name, value) in &headers {
-                        builder = builder.header(*name, *value);
-                    }
-                    builder.send(&body[..])
-                }
-                (Method::Post, None) => {
-                    let mut builder = agent.post(&url);
-                    for (name, value) in &headers {
-                        builder = builder.header(*name, *value);
-                    }
-                    builder.send_empty()
-                }
-                (Method::Get, _) => {
-                    let mut builder = agent.get(&url);
-                    for (name, value) in &headers {
-                        builder = builder.header(*name, *value);
-                    }
-                    builder.call()
-                }
+                (Method::Post, body) => with_headers(agent.post(&url), &headers)
+                    .send(body.as_deref().unwrap_or_default()),
+                (Method::Get, _) => with_headers(agent.get(&url), &headers).call(),
             };
             let response = result.map_err(|err| connection_failure(&url, err))?;
             let status = response.status().as_u16();
@@ -234,6 +216,16 @@ impl Transport {
             reason: format!("more than {MAX_REDIRECTS} redirects"),
         }))
     }
+}
+
+/// Add `headers` to a request being built.
+fn with_headers<B>(
+    builder: ureq::RequestBuilder<B>,
+    headers: &[(&str, &str)],
+) -> ureq::RequestBuilder<B> {
+    headers.iter().fold(builder, |builder, (name, value)| {
+        builder.header(*name, *value)
+    })
 }
 
 /// Read a whole answer of at most `limit` bytes.
@@ -347,16 +339,17 @@ fn resolve(base: &str, location: &str) -> String {
     if location.contains("://") {
         return location.to_string();
     }
-    let (scheme, rest) = base.split_once("://").unwrap_or(("http", base));
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
+    let Some(base) = UrlParts::of(base) else {
+        return location.to_string();
+    };
+    let (scheme, authority) = (base.scheme, base.authority);
     if let Some(path) = location.strip_prefix("//") {
         return format!("{scheme}://{path}");
     }
     if location.starts_with('/') {
         return format!("{scheme}://{authority}{location}");
     }
-    let path = &rest[authority.len()..];
-    let path = path.split(['?', '#']).next().unwrap_or_default();
+    let path = base.path();
     let folder = &path[..path.rfind('/').map_or(0, |i| i + 1)];
     let folder = if folder.is_empty() { "/" } else { folder };
     format!("{scheme}://{authority}{folder}{location}")
@@ -365,17 +358,20 @@ fn resolve(base: &str, location: &str) -> String {
 /// Return `host:port` of a URL, the port made explicit, for telling
 /// whether a redirect stays with the host credentials belong to.
 fn host_and_port(url: &str) -> String {
-    let https = url.starts_with("https://");
-    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
-    let authority = authority.rsplit('@').next().unwrap_or_default();
-    let host = host_of(url);
-    let port = authority
+    let host_port = UrlParts::of(url).map_or("", |parts| parts.host_port());
+    let port = host_port
         .rsplit_once(':')
         .filter(|(_, port)| port.chars().all(|c| c.is_ascii_digit()) && !port.is_empty())
         .map(|(_, port)| port.to_string())
-        .unwrap_or_else(|| if https { "443" } else { "80" }.to_string());
-    format!("{host}:{port}")
+        .unwrap_or_else(|| {
+            if url.starts_with("https://") {
+                "443"
+            } else {
+                "80"
+            }
+            .to_string()
+        });
+    format!("{}:{port}", host_of(url))
 }
 
 #[cfg(test)]

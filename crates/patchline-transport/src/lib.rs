@@ -31,10 +31,12 @@ mod proxy;
 mod request;
 mod retry;
 mod tls;
+mod url;
 
 pub use download::{human_bytes, Sink};
 pub use request::{Method, Request, Response};
 pub use tls::tls_config;
+pub use url::{is_under, UrlParts};
 
 /// Why bytes could not be read from a location.
 #[derive(Debug, thiserror::Error)]
@@ -205,9 +207,11 @@ impl Location {
             // On a server, `/x` is a path of the same server, never a
             // file of this machine.
             Location::Http(url) if reference.starts_with('/') => {
-                let (scheme, rest) = url.split_once("://").unwrap_or(("http", url));
-                let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
-                Ok(Location::Http(format!("{scheme}://{authority}{reference}")))
+                let parts = UrlParts::of(url).expect("an http location has a scheme");
+                Ok(Location::Http(format!(
+                    "{}://{}{reference}",
+                    parts.scheme, parts.authority
+                )))
             }
             Location::Path(path) => Ok(Location::Path(
                 path.parent().unwrap_or(Path::new(".")).join(reference),

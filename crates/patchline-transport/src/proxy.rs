@@ -7,7 +7,7 @@
 
 use ureq::Proxy;
 
-use crate::TransportError;
+use crate::{TransportError, UrlParts};
 
 /// The proxies this process was told to use.
 #[derive(Debug, Default)]
@@ -115,10 +115,8 @@ impl Proxies {
 
 /// Return the lower-case host of a URL, without port or brackets.
 pub(crate) fn host_of(url: &str) -> String {
-    let rest = url.split_once("://").map_or(url, |(_, rest)| rest);
-    let authority = rest.split(['/', '?', '#']).next().unwrap_or_default();
-    let authority = authority.rsplit('@').next().unwrap_or_default();
-    strip_port(authority).to_ascii_lowercase()
+    let host_port = UrlParts::of(url).map_or("", |parts| parts.host_port());
+    strip_port(host_port).to_ascii_lowercase()
 }
 
 fn strip_port(authority: &str) -> &str {
